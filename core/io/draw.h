@@ -1,0 +1,20 @@
+// Renders results onto an image for a person to check at a glance.
+#ifndef D2X_CORE_IO_DRAW_H_
+#define D2X_CORE_IO_DRAW_H_
+
+#include <ATen/core/Tensor.h>
+
+#include "absl/status/statusor.h"
+#include "core/model.h"
+
+namespace d2x::io {
+
+// `image`: uint8 [3, H, W] BGR (the input as read). Draws, in this order: the panoptic map or the
+// semantic argmax (translucent), instance masks (translucent, one color per instance), boxes with
+// "class score" labels, and keypoints (dots + COCO skeleton when there are 17). Results must be at
+// the image's resolution. Returns uint8 [3, H, W] BGR.
+absl::StatusOr<at::Tensor> DrawResult(const at::Tensor& image, const ImageResult& result);
+
+}  // namespace d2x::io
+
+#endif  // D2X_CORE_IO_DRAW_H_
