@@ -2,17 +2,24 @@
 //
 //   d2x <command> [flags] [--opts KEY VALUE ...]
 //   d2x <command> --help
+#include <ATen/Parallel.h>
+
 #include <cstdio>
+#include <thread>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/commandlineflag.h"
 #include "glog/logging.h"
 #include "tools/d2x/command.h"
+
+ABSL_FLAG(int, threads, 0,
+          "Intra-op threads for LibTorch (0 = one per CPU core the process may use).");
 
 namespace d2x::tool {
 namespace {
@@ -29,6 +36,7 @@ void PrintCommandHelp(const Command& command) {
   std::vector<const char*> flags = command.flags;
   flags.push_back("plugin_path");
   flags.push_back("plugin");
+  flags.push_back("threads");
   std::printf("\nflags:\n");
   for (const char* name : flags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
@@ -89,6 +97,11 @@ int Main(int argc, char** argv) {
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(flag_args.size()), flag_args.data());
   for (size_t i = 1; i < positional.size(); ++i) context.positional.push_back(positional[i]);
+
+  const int threads = absl::GetFlag(FLAGS_threads) > 0
+                          ? absl::GetFlag(FLAGS_threads)
+                          : static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(threads > 0 ? threads : 1);
 
   plugin::Registry& registry = plugin::Registry::Global();
   plugin::PluginLoader loader(registry);
