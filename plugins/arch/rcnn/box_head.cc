@@ -1,0 +1,168 @@
+#include "plugins/arch/rcnn/box_head.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "core/ops/ops.h"
+#include "core/structures/boxes.h"
+
+namespace d2x::rcnn {
+
+absl::StatusOr<FastRcnnConvFcHead> FastRcnnConvFcHead::Create(const BoxHeadOptions& options) {
+  if (options.num_conv + options.num_fc <= 0) {
+    return absl::InvalidArgumentError(
+        "MODEL.ROI_BOX_HEAD: NUM_CONV + NUM_FC must be > 0 for FastRCNNConvFCHead");
+  }
+  FastRcnnConvFcHead head;
+  int64_t channels = options.in_channels;
+  for (int64_t k = 0; k < options.num_conv; ++k) {
+    absl::StatusOr<Conv2d> conv = Conv2d::Create(channels, options.conv_dim, 3, 1, 1, options.norm);
+    if (!conv.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("MODEL.ROI_BOX_HEAD.NORM: ", conv.status().message()));
+    }
+    head.convs_.push_back(*std::move(conv));
+    channels = options.conv_dim;
+  }
+  int64_t size = channels * options.pooler_resolution * options.pooler_resolution;
+  for (int64_t k = 0; k < options.num_fc; ++k) {
+    head.fcs_.push_back(Linear::Create(size, options.fc_dim));
+    size = options.fc_dim;
+  }
+  head.output_size_ = size;
+  return head;
+}
+
+at::Tensor FastRcnnConvFcHead::Forward(const at::Tensor& input) const {
+  at::Tensor x = input;
+  for (const Conv2d& conv : convs_) x = at::relu(conv.Forward(x));
+  if (!fcs_.empty()) x = x.flatten(1);
+  for (const Linear& fc : fcs_) x = at::relu(fc.Forward(x));
+  return x;
+}
+
+void FastRcnnConvFcHead::CollectState(const std::string& prefix, NamedTensors* out) const {
+  for (size_t k = 0; k < convs_.size(); ++k) {
+    convs_[k].CollectState(absl::StrCat(prefix, "conv", k + 1, "."), out);
+  }
+  for (size_t k = 0; k < fcs_.size(); ++k) {
+    fcs_[k].CollectState(absl::StrCat(prefix, "fc", k + 1, "."), out);
+  }
+}
+
+FastRcnnOutputLayers FastRcnnOutputLayers::Create(const BoxPredictorOptions& options) {
+  FastRcnnOutputLayers layers;
+  layers.options_ = options;
+  layers.cls_score_ = Linear::Create(options.input_size, options.num_classes + 1);
+  const int64_t num_bbox_reg_classes = options.cls_agnostic_bbox_reg ? 1 : options.num_classes;
+  layers.bbox_pred_ = Linear::Create(options.input_size, num_bbox_reg_classes * 4);
+  return layers;
+}
+
+FastRcnnOutputLayers::Predictions FastRcnnOutputLayers::Forward(const at::Tensor& input) const {
+  at::Tensor x = input.dim() > 2 ? input.flatten(1) : input;
+  return {cls_score_.Forward(x), bbox_pred_.Forward(x)};
+}
+
+std::vector<BoxDetections> FastRcnnOutputLayers::Inference(
+    const Predictions& predictions, const std::vector<at::Tensor>& proposals,
+    const std::vector<std::array<int64_t, 2>>& image_sizes) const {
+  std::vector<BoxDetections> results;
+  if (proposals.empty()) return results;
+  std::vector<int64_t> counts;
+  for (const at::Tensor& p : proposals) counts.push_back(p.size(0));
+  // predict_boxes: decode all images at once, then split.
+  at::Tensor boxes = ApplyBoxDeltas(predictions.deltas, at::cat(proposals, 0),
+                                    options_.bbox_reg_weights);
+  // predict_probs.
+  at::Tensor probs = options_.use_sigmoid_ce ? predictions.scores.sigmoid()
+                                             : at::softmax(predictions.scores, -1);
+  std::vector<at::Tensor> boxes_per_image = boxes.split_with_sizes(counts, 0);
+  std::vector<at::Tensor> probs_per_image = probs.split_with_sizes(counts, 0);
+  for (size_t i = 0; i < proposals.size(); ++i) {
+    results.push_back(FastRcnnInferenceSingleImage(
+        boxes_per_image[i], probs_per_image[i], image_sizes[i], options_.score_thresh,
+        options_.nms_thresh, options_.detections_per_image));
+  }
+  return results;
+}
+
+void FastRcnnOutputLayers::CollectState(const std::string& prefix, NamedTensors* out) const {
+  cls_score_.CollectState(prefix + "cls_score.", out);
+  bbox_pred_.CollectState(prefix + "bbox_pred.", out);
+}
+
+at::Tensor ApplyBoxDeltas(const at::Tensor& deltas_in, const at::Tensor& boxes_in,
+                          const std::array<double, 4>& weights) {
+  // Op for op as detectron2's Box2BoxTransform.apply_deltas, for bitwise-equal results.
+  static const double kScaleClamp = std::log(1000.0 / 16);
+  at::Tensor deltas = deltas_in.to(at::kFloat);
+  at::Tensor boxes = boxes_in.to(deltas.scalar_type());
+
+  at::Tensor widths = boxes.select(1, 2) - boxes.select(1, 0);
+  at::Tensor heights = boxes.select(1, 3) - boxes.select(1, 1);
+  at::Tensor ctr_x = boxes.select(1, 0) + 0.5 * widths;
+  at::Tensor ctr_y = boxes.select(1, 1) + 0.5 * heights;
+
+  at::Tensor dx = deltas.slice(1, 0, c10::nullopt, 4) / weights[0];
+  at::Tensor dy = deltas.slice(1, 1, c10::nullopt, 4) / weights[1];
+  at::Tensor dw = deltas.slice(1, 2, c10::nullopt, 4) / weights[2];
+  at::Tensor dh = deltas.slice(1, 3, c10::nullopt, 4) / weights[3];
+  dw = at::clamp(dw, c10::nullopt, kScaleClamp);
+  dh = at::clamp(dh, c10::nullopt, kScaleClamp);
+
+  at::Tensor pred_ctr_x = dx * widths.unsqueeze(1) + ctr_x.unsqueeze(1);
+  at::Tensor pred_ctr_y = dy * heights.unsqueeze(1) + ctr_y.unsqueeze(1);
+  at::Tensor pred_w = at::exp(dw) * widths.unsqueeze(1);
+  at::Tensor pred_h = at::exp(dh) * heights.unsqueeze(1);
+
+  at::Tensor x1 = pred_ctr_x - 0.5 * pred_w;
+  at::Tensor y1 = pred_ctr_y - 0.5 * pred_h;
+  at::Tensor x2 = pred_ctr_x + 0.5 * pred_w;
+  at::Tensor y2 = pred_ctr_y + 0.5 * pred_h;
+  return at::stack({x1, y1, x2, y2}, -1).reshape(deltas.sizes());
+}
+
+BoxDetections FastRcnnInferenceSingleImage(at::Tensor boxes, at::Tensor scores,
+                                           std::array<int64_t, 2> image_size,
+                                           double score_thresh, double nms_thresh,
+                                           int64_t topk_per_image) {
+  at::Tensor valid_mask = at::isfinite(boxes).all(1).logical_and(at::isfinite(scores).all(1));
+  at::Tensor proposal_index;  // maps rows after filtering back to the input rows
+  if (!valid_mask.all().item<bool>()) {
+    proposal_index = valid_mask.nonzero().select(1, 0);
+    boxes = boxes.index({valid_mask});
+    scores = scores.index({valid_mask});
+  }
+  scores = scores.slice(1, 0, -1);
+  const int64_t num_bbox_reg_classes = boxes.size(1) / 4;
+  boxes = structures::ClipBoxes(boxes.reshape({-1, 4}), image_size[0], image_size[1])
+              .view({-1, num_bbox_reg_classes, 4});
+
+  // 1. Filter by score.
+  at::Tensor filter_mask = scores > score_thresh;  // R x K
+  at::Tensor filter_inds = filter_mask.nonzero();  // R' x 2: (proposal, class)
+  if (num_bbox_reg_classes == 1) {
+    boxes = boxes.index({filter_inds.select(1, 0), 0});
+  } else {
+    boxes = boxes.index({filter_mask});
+  }
+  scores = scores.index({filter_mask});
+
+  // 2. Class-wise NMS, then the top-k.
+  at::Tensor keep = ops::BatchedNms(boxes.to(at::kFloat), scores, filter_inds.select(1, 1),
+                                    nms_thresh);
+  if (topk_per_image >= 0) keep = keep.slice(0, 0, topk_per_image);
+  BoxDetections out;
+  out.boxes = boxes.index_select(0, keep);
+  out.scores = scores.index_select(0, keep);
+  filter_inds = filter_inds.index_select(0, keep);
+  out.classes = filter_inds.select(1, 1).contiguous();
+  out.kept = filter_inds.select(1, 0).contiguous();
+  if (proposal_index.defined()) out.kept = proposal_index.index_select(0, out.kept);
+  return out;
+}
+
+}  // namespace d2x::rcnn

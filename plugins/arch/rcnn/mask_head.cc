@@ -1,0 +1,117 @@
+#include "plugins/arch/rcnn/mask_head.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace d2x::rcnn {
+
+absl::StatusOr<MaskRcnnConvUpsampleHead> MaskRcnnConvUpsampleHead::Create(
+    const MaskHeadOptions& options) {
+  MaskRcnnConvUpsampleHead head;
+  int64_t channels = options.in_channels;
+  for (int64_t k = 0; k < options.num_conv; ++k) {
+    absl::StatusOr<Conv2d> conv =
+        Conv2d::Create(channels, options.conv_dim, 3, 1, 1, options.norm);
+    if (!conv.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("MODEL.ROI_MASK_HEAD.NORM: ", conv.status().message()));
+    }
+    head.convs_.push_back(*std::move(conv));
+    channels = options.conv_dim;
+  }
+  head.deconv_ = ConvTranspose2d::Create(channels, options.conv_dim, 2, 2, 0);
+  const int64_t num_outputs = options.cls_agnostic_mask ? 1 : options.num_classes;
+  absl::StatusOr<Conv2d> predictor = Conv2d::Create(options.conv_dim, num_outputs, 1, 1, 0);
+  if (!predictor.ok()) return predictor.status();
+  head.predictor_ = *std::move(predictor);
+  return head;
+}
+
+at::Tensor MaskRcnnConvUpsampleHead::Forward(const at::Tensor& input) const {
+  at::Tensor x = input;
+  for (const Conv2d& conv : convs_) x = at::relu(conv.Forward(x));
+  x = at::relu(deconv_.Forward(x));
+  return predictor_.Forward(x);
+}
+
+void MaskRcnnConvUpsampleHead::CollectState(const std::string& prefix, NamedTensors* out) const {
+  for (size_t k = 0; k < convs_.size(); ++k) {
+    convs_[k].CollectState(absl::StrCat(prefix, "mask_fcn", k + 1, "."), out);
+  }
+  deconv_.CollectState(prefix + "deconv.", out);
+  predictor_.CollectState(prefix + "predictor.", out);
+}
+
+at::Tensor MaskRcnnInference(const at::Tensor& logits, const at::Tensor& classes) {
+  if (logits.size(1) == 1) return logits.sigmoid();
+  at::Tensor indices = at::arange(logits.size(0), classes.options().dtype(at::kLong));
+  return logits.index({indices, classes}).unsqueeze(1).sigmoid();
+}
+
+namespace {
+
+// _do_paste_mask with skip_empty=True for a chunk of masks. masks [n, 1, M, M], boxes [n, 4].
+// Returns the sampled values over the region and the region (x0, y0, x1, y1), integer pixels.
+at::Tensor DoPasteMask(const at::Tensor& masks, const at::Tensor& boxes, int64_t img_h,
+                       int64_t img_w, int64_t region[4]) {
+  // Region: floor of the smallest box corner - 1 (>= 0) to ceil of the largest + 1 (<= image).
+  at::Tensor lo = at::clamp_min(std::get<0>(boxes.min(0)).floor().slice(0, 0, 2) - 1, 0)
+                      .to(at::kInt);
+  at::Tensor x1_int =
+      at::clamp_max(boxes.select(1, 2).max().ceil() + 1, static_cast<double>(img_w)).to(at::kInt);
+  at::Tensor y1_int =
+      at::clamp_max(boxes.select(1, 3).max().ceil() + 1, static_cast<double>(img_h)).to(at::kInt);
+  region[0] = lo[0].item<int32_t>();
+  region[1] = lo[1].item<int32_t>();
+  region[2] = x1_int.item<int32_t>();
+  region[3] = y1_int.item<int32_t>();
+  if (region[2] <= region[0] || region[3] <= region[1]) return at::Tensor();  // nothing to paste
+
+  std::vector<at::Tensor> corners = at::split(boxes, 1, 1);  // each [n, 1]
+  const at::Tensor& x0 = corners[0];
+  const at::Tensor& y0 = corners[1];
+  const at::Tensor& x1 = corners[2];
+  const at::Tensor& y1 = corners[3];
+  const int64_t n = masks.size(0);
+
+  at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor img_y = at::arange(region[1], region[3], f32) + 0.5;
+  at::Tensor img_x = at::arange(region[0], region[2], f32) + 0.5;
+  img_y = (img_y - y0) / (y1 - y0) * 2 - 1;  // [n, h]
+  img_x = (img_x - x0) / (x1 - x0) * 2 - 1;  // [n, w]
+
+  at::Tensor gx = img_x.unsqueeze(1).expand({n, img_y.size(1), img_x.size(1)});
+  at::Tensor gy = img_y.unsqueeze(2).expand({n, img_y.size(1), img_x.size(1)});
+  at::Tensor grid = at::stack({gx, gy}, 3);
+
+  at::Tensor m = masks.is_floating_point() ? masks : masks.to(at::kFloat);
+  // F.grid_sample(mode="bilinear" (0), padding_mode="zeros" (0), align_corners=False).
+  at::Tensor img_masks = at::grid_sampler(m, grid.to(m.scalar_type()), 0, 0, false);
+  return img_masks.select(1, 0);
+}
+
+}  // namespace
+
+at::Tensor PasteMasksInImage(const at::Tensor& masks, const at::Tensor& boxes, int64_t height,
+                             int64_t width, double threshold) {
+  const int64_t n = masks.size(0);
+  at::Tensor img_masks = at::zeros({n, height, width}, masks.options().dtype(at::kBool));
+  if (n == 0) return img_masks;
+  // On CPU detectron2 pastes one mask per chunk (num_chunks = N).
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t region[4];
+    at::Tensor chunk = DoPasteMask(masks.slice(0, i, i + 1).unsqueeze(1),
+                                   boxes.slice(0, i, i + 1), height, width, region);
+    if (!chunk.defined()) continue;
+    img_masks[i]
+        .slice(0, region[1], region[3])
+        .slice(1, region[0], region[2])
+        .copy_((chunk[0] >= threshold));
+  }
+  return img_masks;
+}
+
+}  // namespace d2x::rcnn

@@ -1,0 +1,167 @@
+#include "tests/parity/detection_match.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace d2x::verify {
+namespace {
+
+at::Tensor Field(const Instances& instances, const std::string& name) {
+  auto it = instances.fields.find(name);
+  return it == instances.fields.end() ? at::Tensor() : it->second;
+}
+
+// Pairwise IoU in double, [N, M].
+at::Tensor PairwiseIouDouble(const at::Tensor& a_in, const at::Tensor& b_in) {
+  at::Tensor a = a_in.to(at::kDouble), b = b_in.to(at::kDouble);
+  at::Tensor area_a = (a.select(1, 2) - a.select(1, 0)) * (a.select(1, 3) - a.select(1, 1));
+  at::Tensor area_b = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
+  at::Tensor lt = at::max(a.unsqueeze(1).slice(2, 0, 2), b.unsqueeze(0).slice(2, 0, 2));
+  at::Tensor rb = at::min(a.unsqueeze(1).slice(2, 2, 4), b.unsqueeze(0).slice(2, 2, 4));
+  at::Tensor wh = (rb - lt).clamp_min(0);
+  at::Tensor inter = wh.select(2, 0) * wh.select(2, 1);
+  at::Tensor uni = area_a.unsqueeze(1) + area_b.unsqueeze(0) - inter;
+  return at::where(uni > 0, inter / uni, at::zeros_like(inter));
+}
+
+double MaskIou(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor ma = a.to(at::kBool), mb = b.to(at::kBool);
+  const double inter = (ma & mb).sum().item<double>();
+  const double uni = (ma | mb).sum().item<double>();
+  return uni > 0 ? inter / uni : 1.0;
+}
+
+}  // namespace
+
+DetectionSet FromInstances(const Instances& instances) {
+  DetectionSet set;
+  set.boxes = Field(instances, "pred_boxes");
+  set.scores = Field(instances, "scores");
+  set.classes = Field(instances, "pred_classes");
+  set.masks = Field(instances, "pred_masks");
+  set.keypoints = Field(instances, "pred_keypoints");
+  return set;
+}
+
+std::string MatchReport::Summary() const {
+  std::string s = absl::StrFormat(
+      "%s: expected %d, actual %d, matched %d, agreeing %d (%.2f%%); worst over matched: box IoU "
+      "%.6f, |score delta| %.3g",
+      ok ? "OK" : "MISMATCH", num_expected, num_actual, num_matched, num_agreeing,
+      100.0 * fraction, min_box_iou, max_score_delta);
+  if (min_mask_iou < 1.0 || max_keypoint_dist > 0.0) {
+    absl::StrAppendFormat(&s, ", mask IoU %.6f, keypoint dist %.4g px", min_mask_iou,
+                          max_keypoint_dist);
+  }
+  absl::StrAppendFormat(&s, "; worst over agreeing: box IoU %.6f, |score delta| %.3g",
+                        agreeing_min_box_iou, agreeing_max_score_delta);
+  if (agreeing_min_mask_iou < 1.0 || agreeing_max_keypoint_dist > 0.0) {
+    absl::StrAppendFormat(&s, ", mask IoU %.6f, keypoint dist %.4g px", agreeing_min_mask_iou,
+                          agreeing_max_keypoint_dist);
+  }
+  for (const std::string& p : problems) absl::StrAppend(&s, "\n  ", p);
+  return s;
+}
+
+MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& actual,
+                            const MatchOptions& options) {
+  MatchReport report;
+  report.num_expected = expected.size();
+  report.num_actual = actual.size();
+  const int64_t n = report.num_expected, m = report.num_actual;
+  const int64_t denom = std::max(n, m);
+  if (denom == 0) {
+    report.fraction = 1.0;
+    report.ok = true;
+    return report;
+  }
+
+  at::Tensor iou = (n > 0 && m > 0) ? PairwiseIouDouble(expected.boxes, actual.boxes).contiguous()
+                                    : at::zeros({n, m}, at::kDouble);
+  at::Tensor e_cls = expected.classes.to(at::kLong).contiguous();
+  at::Tensor a_cls = m > 0 ? actual.classes.to(at::kLong).contiguous() : at::zeros({0}, at::kLong);
+  at::Tensor e_score = expected.scores.to(at::kDouble).contiguous();
+  at::Tensor a_score = m > 0 ? actual.scores.to(at::kDouble).contiguous()
+                             : at::zeros({0}, at::kDouble);
+  const double* iou_p = iou.data_ptr<double>();
+  const int64_t* e_cls_p = e_cls.data_ptr<int64_t>();
+  const int64_t* a_cls_p = a_cls.data_ptr<int64_t>();
+  const double* e_score_p = e_score.data_ptr<double>();
+  const double* a_score_p = a_score.data_ptr<double>();
+
+  const bool with_masks = expected.masks.defined() && actual.masks.defined();
+  const bool with_keypoints = expected.keypoints.defined() && actual.keypoints.defined();
+
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return e_score_p[a] > e_score_p[b]; });
+  std::vector<bool> used(m, false);
+
+  for (int64_t i : order) {
+    int64_t best = -1;
+    double best_iou = 0.0;
+    for (int64_t j = 0; j < m; ++j) {
+      if (used[j] || a_cls_p[j] != e_cls_p[i]) continue;
+      const double v = iou_p[i * m + j];
+      if (v > best_iou) {
+        best_iou = v;
+        best = j;
+      }
+    }
+    if (best < 0) {
+      report.problems.push_back(absl::StrFormat(
+          "expected #%d (class %d, score %.5f) has no actual detection of its class overlapping it",
+          i, e_cls_p[i], e_score_p[i]));
+      continue;
+    }
+    used[best] = true;
+    ++report.num_matched;
+    const double score_delta = std::abs(e_score_p[i] - a_score_p[best]);
+    double mask_iou = 1.0, kp_dist = 0.0;
+    if (with_masks) mask_iou = MaskIou(expected.masks[i], actual.masks[best]);
+    if (with_keypoints) {
+      at::Tensor d = (expected.keypoints[i].slice(1, 0, 2).to(at::kDouble) -
+                      actual.keypoints[best].slice(1, 0, 2).to(at::kDouble));
+      kp_dist = d.pow(2).sum(1).sqrt().max().item<double>();
+    }
+    report.min_box_iou = std::min(report.min_box_iou, best_iou);
+    report.max_score_delta = std::max(report.max_score_delta, score_delta);
+    report.min_mask_iou = std::min(report.min_mask_iou, mask_iou);
+    report.max_keypoint_dist = std::max(report.max_keypoint_dist, kp_dist);
+
+    const bool agree = best_iou > options.box_iou && score_delta < options.score_delta &&
+                       (!with_masks || mask_iou > options.mask_iou) &&
+                       (!with_keypoints || kp_dist <= options.keypoint_px);
+    if (agree) {
+      ++report.num_agreeing;
+      report.agreeing_min_box_iou = std::min(report.agreeing_min_box_iou, best_iou);
+      report.agreeing_max_score_delta = std::max(report.agreeing_max_score_delta, score_delta);
+      report.agreeing_min_mask_iou = std::min(report.agreeing_min_mask_iou, mask_iou);
+      report.agreeing_max_keypoint_dist = std::max(report.agreeing_max_keypoint_dist, kp_dist);
+    } else {
+      report.problems.push_back(absl::StrFormat(
+          "expected #%d (class %d, score %.5f) vs actual #%d (score %.5f): box IoU %.6f, "
+          "|score delta| %.3g, mask IoU %.6f, keypoint dist %.4g px",
+          i, e_cls_p[i], e_score_p[i], best, a_score_p[best], best_iou, score_delta, mask_iou,
+          kp_dist));
+    }
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    if (!used[j]) {
+      report.problems.push_back(absl::StrFormat("actual #%d (class %d, score %.5f) is unmatched",
+                                                j, a_cls_p[j], a_score_p[j]));
+    }
+  }
+  report.fraction = static_cast<double>(report.num_agreeing) / static_cast<double>(denom);
+  report.ok = report.fraction >= options.min_fraction;
+  return report;
+}
+
+}  // namespace d2x::verify
