@@ -1,0 +1,40 @@
+// Shared helpers for the parity tests: fixture tensors, tensor closeness with a report.
+#ifndef D2X_TESTS_PARITY_PARITY_UTIL_H_
+#define D2X_TESTS_PARITY_PARITY_UTIL_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tests/parity/detection_match.h"
+
+namespace d2x::parity {
+
+// The two fixture inputs: "256x320" and "200x296".
+const std::vector<std::string>& ImageKeys();
+// (height, width) of an image key.
+std::array<int64_t, 2> ImageSizeOf(const std::string& key);
+
+// LoadFixtureTensor that fails the current test (ADD_FAILURE) and returns an undefined tensor on
+// error.
+at::Tensor Fixture(const std::string& arch, const std::string& name);
+
+// |a - b| <= atol + rtol * |b| elementwise; returns a message with the worst elements.
+struct Closeness {
+  bool ok = false;
+  double max_abs = 0.0;
+  double max_rel = 0.0;  // max |a-b| / max(|b|) (relative to the tensor's scale)
+  std::string message;
+};
+Closeness CompareTensors(const at::Tensor& actual, const at::Tensor& expected, double rtol,
+                         double atol);
+
+// The fixture's final detections for one image (+ masks / keypoints when present).
+verify::DetectionSet FixtureDetections(const std::string& arch, const std::string& key);
+
+}  // namespace d2x::parity
+
+#endif  // D2X_TESTS_PARITY_PARITY_UTIL_H_
