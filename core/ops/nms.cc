@@ -1,7 +1,7 @@
 // CPU kernels of d2x::nms and d2x::batched_nms, with torchvision 0.14's exact results.
 //
-// nms: greedy suppression in the order of scores.sort(0, /*descending=*/true) (the same ATen call
-// torchvision makes, so ties are broken identically); a box is dropped when its IoU with a kept,
+// nms: greedy suppression in the order of scores.sort(/*stable=*/true, 0, /*descending=*/true)
+// (the ATen call torchvision makes, so ties are broken identically: by index); a box is dropped when its IoU with a kept,
 // higher-ranked box is > iou_threshold, where IoU is evaluated in the boxes' dtype as
 // inter / ((area_i + area_j) - inter), area = (x2 - x1) * (y2 - y1), and compared in double.
 //
@@ -45,7 +45,10 @@ template <typename T>
 at::Tensor GreedyNms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
   const int64_t n = boxes.size(0);
   if (n == 0) return at::empty({0}, boxes.options().dtype(at::kLong));
-  const at::Tensor order_t = std::get<1>(scores.sort(/*dim=*/0, /*descending=*/true));
+  // torchvision 0.14's _C.so calls the stable overload (at::_ops::sort_stable): ties keep index
+  // order. The plain sort(dim, descending) is not stable on CPU and would break ties differently.
+  const at::Tensor order_t =
+      std::get<1>(scores.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));
   const int64_t* order = order_t.data_ptr<int64_t>();
   const at::Tensor boxes_c = boxes.contiguous();
   const T* b = boxes_c.data_ptr<T>();
