@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/modeling/box2box_transform.h"
 #include "core/ops/ops.h"
 #include "core/structures/boxes.h"
 
@@ -74,8 +75,8 @@ std::vector<BoxDetections> FastRcnnOutputLayers::Inference(
   std::vector<int64_t> counts;
   for (const at::Tensor& p : proposals) counts.push_back(p.size(0));
   // predict_boxes: decode all images at once, then split.
-  at::Tensor boxes = ApplyBoxDeltas(predictions.deltas, at::cat(proposals, 0),
-                                    options_.bbox_reg_weights);
+  at::Tensor boxes = modeling::Box2BoxTransform(options_.bbox_reg_weights)
+                         .ApplyDeltas(predictions.deltas, at::cat(proposals, 0));
   // predict_probs.
   at::Tensor probs = options_.use_sigmoid_ce ? predictions.scores.sigmoid()
                                              : at::softmax(predictions.scores, -1);
@@ -92,37 +93,6 @@ std::vector<BoxDetections> FastRcnnOutputLayers::Inference(
 void FastRcnnOutputLayers::CollectState(const std::string& prefix, NamedTensors* out) const {
   cls_score_.CollectState(prefix + "cls_score.", out);
   bbox_pred_.CollectState(prefix + "bbox_pred.", out);
-}
-
-at::Tensor ApplyBoxDeltas(const at::Tensor& deltas_in, const at::Tensor& boxes_in,
-                          const std::array<double, 4>& weights) {
-  // Op for op as detectron2's Box2BoxTransform.apply_deltas, for bitwise-equal results.
-  static const double kScaleClamp = std::log(1000.0 / 16);
-  at::Tensor deltas = deltas_in.to(at::kFloat);
-  at::Tensor boxes = boxes_in.to(deltas.scalar_type());
-
-  at::Tensor widths = boxes.select(1, 2) - boxes.select(1, 0);
-  at::Tensor heights = boxes.select(1, 3) - boxes.select(1, 1);
-  at::Tensor ctr_x = boxes.select(1, 0) + 0.5 * widths;
-  at::Tensor ctr_y = boxes.select(1, 1) + 0.5 * heights;
-
-  at::Tensor dx = deltas.slice(1, 0, c10::nullopt, 4) / weights[0];
-  at::Tensor dy = deltas.slice(1, 1, c10::nullopt, 4) / weights[1];
-  at::Tensor dw = deltas.slice(1, 2, c10::nullopt, 4) / weights[2];
-  at::Tensor dh = deltas.slice(1, 3, c10::nullopt, 4) / weights[3];
-  dw = at::clamp(dw, c10::nullopt, kScaleClamp);
-  dh = at::clamp(dh, c10::nullopt, kScaleClamp);
-
-  at::Tensor pred_ctr_x = dx * widths.unsqueeze(1) + ctr_x.unsqueeze(1);
-  at::Tensor pred_ctr_y = dy * heights.unsqueeze(1) + ctr_y.unsqueeze(1);
-  at::Tensor pred_w = at::exp(dw) * widths.unsqueeze(1);
-  at::Tensor pred_h = at::exp(dh) * heights.unsqueeze(1);
-
-  at::Tensor x1 = pred_ctr_x - 0.5 * pred_w;
-  at::Tensor y1 = pred_ctr_y - 0.5 * pred_h;
-  at::Tensor x2 = pred_ctr_x + 0.5 * pred_w;
-  at::Tensor y2 = pred_ctr_y + 0.5 * pred_h;
-  return at::stack({x1, y1, x2, y2}, -1).reshape(deltas.sizes());
 }
 
 BoxDetections FastRcnnInferenceSingleImage(at::Tensor boxes, at::Tensor scores,

@@ -93,11 +93,6 @@ class FastRcnnOutputLayers {
   Linear bbox_pred_;
 };
 
-// Box2BoxTransform.apply_deltas with detectron2's default scale clamp log(1000/16):
-// deltas [R, k*4], boxes [R, 4] -> [R, k*4].
-at::Tensor ApplyBoxDeltas(const at::Tensor& deltas, const at::Tensor& boxes,
-                          const std::array<double, 4>& weights);
-
 // detectron2's fast_rcnn_inference_single_image: boxes [R, C*4] (C = 1 or K) already decoded,
 // scores [R, K+1] probabilities; image_size (height, width).
 BoxDetections FastRcnnInferenceSingleImage(at::Tensor boxes, at::Tensor scores,
