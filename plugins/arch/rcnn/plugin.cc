@@ -1,0 +1,14 @@
+// The rcnn plugin's entry point: registers the GeneralizedRCNN model builder.
+#include "core/plugin/plugin_api.h"
+#include "plugins/arch/rcnn/generalized_rcnn.h"
+
+namespace {
+
+absl::Status RegisterRcnn(d2x::plugin::Registrar& registrar) {
+  registrar.AddModelBuilder("GeneralizedRCNN", &d2x::rcnn::BuildGeneralizedRcnn);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+D2X_DEFINE_PLUGIN("rcnn", "0.1.0", RegisterRcnn)
