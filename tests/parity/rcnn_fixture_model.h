@@ -1,0 +1,25 @@
+// Building the fixtures' R-CNN models (config.yaml + weights) and reading their input images.
+#ifndef D2X_TESTS_PARITY_RCNN_FIXTURE_MODEL_H_
+#define D2X_TESTS_PARITY_RCNN_FIXTURE_MODEL_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "plugins/arch/rcnn/generalized_rcnn.h"
+
+namespace d2x::parity {
+
+// <fixtures>/<arch>/config.yaml -> GeneralizedRcnn with <fixtures>/<arch>/<weights> loaded
+// (missing / unexpected / mis-shaped keys are errors).
+absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> BuildFixtureModel(
+    const std::string& arch, const std::string& weights = "model_final.pth");
+
+// <fixtures>/<arch>/input_<key>.png as uint8 [3, H, W] BGR.
+absl::StatusOr<at::Tensor> ReadFixtureImage(const std::string& arch, const std::string& key);
+
+}  // namespace d2x::parity
+
+#endif  // D2X_TESTS_PARITY_RCNN_FIXTURE_MODEL_H_
