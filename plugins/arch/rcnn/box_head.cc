@@ -19,7 +19,8 @@ absl::StatusOr<FastRcnnConvFcHead> FastRcnnConvFcHead::Create(const BoxHeadOptio
   FastRcnnConvFcHead head;
   int64_t channels = options.in_channels;
   for (int64_t k = 0; k < options.num_conv; ++k) {
-    absl::StatusOr<Conv2d> conv = Conv2d::Create(channels, options.conv_dim, 3, 1, 1, options.norm);
+    absl::StatusOr<std::shared_ptr<modeling::Conv2d>> conv =
+        MakeConv2d(channels, options.conv_dim, 3, 1, options.norm, /*relu=*/true);
     if (!conv.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("MODEL.ROI_BOX_HEAD.NORM: ", conv.status().message()));
@@ -38,7 +39,7 @@ absl::StatusOr<FastRcnnConvFcHead> FastRcnnConvFcHead::Create(const BoxHeadOptio
 
 at::Tensor FastRcnnConvFcHead::Forward(const at::Tensor& input) const {
   at::Tensor x = input;
-  for (const Conv2d& conv : convs_) x = at::relu(conv.Forward(x));
+  for (const auto& conv : convs_) x = conv->Forward(x);
   if (!fcs_.empty()) x = x.flatten(1);
   for (const Linear& fc : fcs_) x = at::relu(fc.Forward(x));
   return x;
@@ -46,7 +47,7 @@ at::Tensor FastRcnnConvFcHead::Forward(const at::Tensor& input) const {
 
 void FastRcnnConvFcHead::CollectState(const std::string& prefix, NamedTensors* out) const {
   for (size_t k = 0; k < convs_.size(); ++k) {
-    convs_[k].CollectState(absl::StrCat(prefix, "conv", k + 1, "."), out);
+    CollectModuleState(absl::StrCat(prefix, "conv", k + 1, "."), *convs_[k], out);
   }
   for (size_t k = 0; k < fcs_.size(); ++k) {
     fcs_[k].CollectState(absl::StrCat(prefix, "fc", k + 1, "."), out);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,7 @@ class FastRcnnConvFcHead {
   void CollectState(const std::string& prefix, NamedTensors* out) const;
 
  private:
-  std::vector<Conv2d> convs_;
+  std::vector<std::shared_ptr<modeling::Conv2d>> convs_;
   std::vector<Linear> fcs_;
   int64_t output_size_ = 0;
 };

@@ -31,16 +31,6 @@ absl::StatusOr<std::vector<double>> PoolerScales(
   return scales;
 }
 
-void AppendModuleState(const std::string& prefix, const torch::nn::Module& module,
-                       NamedTensors* out) {
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    out->emplace_back(prefix + item.key(), item.value());
-  }
-  for (const auto& item : module.named_buffers(/*recurse=*/true)) {
-    out->emplace_back(prefix + item.key(), item.value());
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GeneralizedRcnn>> GeneralizedRcnn::Create(
@@ -112,8 +102,8 @@ absl::StatusOr<std::unique_ptr<GeneralizedRcnn>> GeneralizedRcnn::Create(
 
 std::vector<std::pair<std::string, at::Tensor>> GeneralizedRcnn::StateDict() {
   NamedTensors out;
-  AppendModuleState("backbone.", *backbone_, &out);
-  AppendModuleState("proposal_generator.", *rpn_, &out);
+  CollectModuleState("backbone.", *backbone_, &out);
+  CollectModuleState("proposal_generator.", *rpn_, &out);
   roi_heads_.CollectState("roi_heads.", &out);
   return out;
 }

@@ -11,7 +11,9 @@ absl::StatusOr<KrcnnConvDeconvUpsampleHead> KrcnnConvDeconvUpsampleHead::Create(
   KrcnnConvDeconvUpsampleHead head;
   int64_t channels = options.in_channels;
   for (int64_t dim : options.conv_dims) {
-    absl::StatusOr<Conv2d> conv = Conv2d::Create(channels, dim, 3, 1, 1);
+    // Conv2d(in, out, 3, stride=1, padding=1) with bias, followed by its own nn.ReLU.
+    absl::StatusOr<std::shared_ptr<modeling::Conv2d>> conv =
+        MakeConv2d(channels, dim, 3, 1, "", /*relu=*/true);
     if (!conv.ok()) return conv.status();
     head.convs_.push_back(*std::move(conv));
     channels = dim;
@@ -24,7 +26,7 @@ absl::StatusOr<KrcnnConvDeconvUpsampleHead> KrcnnConvDeconvUpsampleHead::Create(
 
 at::Tensor KrcnnConvDeconvUpsampleHead::Forward(const at::Tensor& input) const {
   at::Tensor x = input;
-  for (const Conv2d& conv : convs_) x = at::relu(conv.Forward(x));
+  for (const auto& conv : convs_) x = conv->Forward(x);
   x = score_lowres_.Forward(x);
   // interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False).
   const std::vector<double> scale = {2.0, 2.0};
@@ -34,7 +36,7 @@ at::Tensor KrcnnConvDeconvUpsampleHead::Forward(const at::Tensor& input) const {
 void KrcnnConvDeconvUpsampleHead::CollectState(const std::string& prefix,
                                                NamedTensors* out) const {
   for (size_t k = 0; k < convs_.size(); ++k) {
-    convs_[k].CollectState(absl::StrCat(prefix, "conv_fcn", k + 1, "."), out);
+    CollectModuleState(absl::StrCat(prefix, "conv_fcn", k + 1, "."), *convs_[k], out);
   }
   score_lowres_.CollectState(prefix + "score_lowres.", out);
 }

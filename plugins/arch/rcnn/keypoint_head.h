@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ class KrcnnConvDeconvUpsampleHead {
   void CollectState(const std::string& prefix, NamedTensors* out) const;
 
  private:
-  std::vector<Conv2d> convs_;
+  std::vector<std::shared_ptr<modeling::Conv2d>> convs_;
   ConvTranspose2d score_lowres_;
 };
 

@@ -13,8 +13,8 @@ absl::StatusOr<MaskRcnnConvUpsampleHead> MaskRcnnConvUpsampleHead::Create(
   MaskRcnnConvUpsampleHead head;
   int64_t channels = options.in_channels;
   for (int64_t k = 0; k < options.num_conv; ++k) {
-    absl::StatusOr<Conv2d> conv =
-        Conv2d::Create(channels, options.conv_dim, 3, 1, 1, options.norm);
+    absl::StatusOr<std::shared_ptr<modeling::Conv2d>> conv =
+        MakeConv2d(channels, options.conv_dim, 3, 1, options.norm, /*relu=*/true);
     if (!conv.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("MODEL.ROI_MASK_HEAD.NORM: ", conv.status().message()));
@@ -24,7 +24,8 @@ absl::StatusOr<MaskRcnnConvUpsampleHead> MaskRcnnConvUpsampleHead::Create(
   }
   head.deconv_ = ConvTranspose2d::Create(channels, options.conv_dim, 2, 2, 0);
   const int64_t num_outputs = options.cls_agnostic_mask ? 1 : options.num_classes;
-  absl::StatusOr<Conv2d> predictor = Conv2d::Create(options.conv_dim, num_outputs, 1, 1, 0);
+  absl::StatusOr<std::shared_ptr<modeling::Conv2d>> predictor =
+      MakeConv2d(options.conv_dim, num_outputs, 1, 0, "", /*relu=*/false);
   if (!predictor.ok()) return predictor.status();
   head.predictor_ = *std::move(predictor);
   return head;
@@ -32,17 +33,17 @@ absl::StatusOr<MaskRcnnConvUpsampleHead> MaskRcnnConvUpsampleHead::Create(
 
 at::Tensor MaskRcnnConvUpsampleHead::Forward(const at::Tensor& input) const {
   at::Tensor x = input;
-  for (const Conv2d& conv : convs_) x = at::relu(conv.Forward(x));
+  for (const auto& conv : convs_) x = conv->Forward(x);
   x = at::relu(deconv_.Forward(x));
-  return predictor_.Forward(x);
+  return predictor_->Forward(x);
 }
 
 void MaskRcnnConvUpsampleHead::CollectState(const std::string& prefix, NamedTensors* out) const {
   for (size_t k = 0; k < convs_.size(); ++k) {
-    convs_[k].CollectState(absl::StrCat(prefix, "mask_fcn", k + 1, "."), out);
+    CollectModuleState(absl::StrCat(prefix, "mask_fcn", k + 1, "."), *convs_[k], out);
   }
   deconv_.CollectState(prefix + "deconv.", out);
-  predictor_.CollectState(prefix + "predictor.", out);
+  CollectModuleState(prefix + "predictor.", *predictor_, out);
 }
 
 at::Tensor MaskRcnnInference(const at::Tensor& logits, const at::Tensor& classes) {

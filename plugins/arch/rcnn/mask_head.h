@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,9 @@ class MaskRcnnConvUpsampleHead {
   void CollectState(const std::string& prefix, NamedTensors* out) const;
 
  private:
-  std::vector<Conv2d> convs_;
+  std::vector<std::shared_ptr<modeling::Conv2d>> convs_;
   ConvTranspose2d deconv_;
-  Conv2d predictor_;
+  std::shared_ptr<modeling::Conv2d> predictor_;
 };
 
 // mask_rcnn_inference: sigmoid of the logits of each ROI's predicted class (or of the single
