@@ -62,14 +62,17 @@ class LoadLibraryTest(unittest.TestCase):
         wh = torch.rand(100, 2, generator=g) * 80
         batch = torch.randint(0, 2, (100, 1), generator=g).float()
         rois = torch.cat([batch, xy, xy + wh], 1)
-        for aligned in (True, False):
-            for sampling_ratio in (0, 2):
-                for scale in (0.25, 0.125):
-                    ours = torch.ops.d2x.roi_align(features, rois, scale, 7, 7, sampling_ratio,
-                                                   aligned)
-                    theirs = torchvision.ops.roi_align(features, rois, (7, 7), scale,
-                                                       sampling_ratio, aligned)
-                    self.assertTrue(torch.equal(ours, theirs), (aligned, sampling_ratio, scale))
+        channels_last = features.contiguous(memory_format=torch.channels_last)
+        # Few ROIs (NCHW gather path), many ROIs and channels-last input (NHWC path).
+        for x, r in ((features, rois[:3]), (features, rois), (channels_last, rois[:3])):
+            for aligned in (True, False):
+                for sampling_ratio in (0, 2):
+                    for scale in (0.25, 0.125):
+                        ours = torch.ops.d2x.roi_align(x, r, scale, 7, 7, sampling_ratio, aligned)
+                        theirs = torchvision.ops.roi_align(x, r, (7, 7), scale, sampling_ratio,
+                                                           aligned)
+                        self.assertTrue(torch.equal(ours, theirs),
+                                        (len(r), aligned, sampling_ratio, scale))
 
     def test_scripted_function_calls_d2x_op(self):
         @torch.jit.script

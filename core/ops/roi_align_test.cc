@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/ops/ops.h"
+#include "core/ops/roi_align_layout.h"
 #include "core/ops/torchvision_reference.h"
 
 namespace d2x::ops {
@@ -22,6 +23,7 @@ class RoiAlignTest : public ::testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded;
   }
   void SetUp() override { ASSERT_TRUE(reference::LoadTorchvision().ok()); }
+  void TearDown() override { SetRoiAlignLayoutForTesting(RoiAlignLayout::kAuto); }
 };
 
 // Random ROIs in feature-map pixels / spatial_scale (image coordinates): some inside, some partly
@@ -54,17 +56,20 @@ at::Tensor RandomRois(int64_t num_rois, int64_t batch, int64_t height, int64_t w
 }
 
 using Case = std::tuple<bool /*aligned*/, int64_t /*sampling_ratio*/, double /*spatial_scale*/,
-                        at::ScalarType>;
+                        at::ScalarType, RoiAlignLayout>;
 
 class RoiAlignParityTest : public RoiAlignTest, public ::testing::WithParamInterface<Case> {};
 
 TEST_P(RoiAlignParityTest, MatchesTorchvisionBitForBit) {
-  const auto [aligned, sampling_ratio, spatial_scale, dtype] = GetParam();
+  const auto [aligned, sampling_ratio, spatial_scale, dtype, layout] = GetParam();
+  SetRoiAlignLayoutForTesting(layout);
   const uint64_t seed = 1000 + static_cast<uint64_t>(sampling_ratio * 10 + aligned) +
                         static_cast<uint64_t>(1.0 / spatial_scale);
   at::Generator gen = at::detail::createCPUGenerator(seed);
-  for (const auto& [ph, pw] : {std::pair<int64_t, int64_t>{7, 7}, {14, 14}, {3, 5}, {1, 1}}) {
-    const int64_t batch = 3, channels = 5, height = 23, width = 31;
+  // Channel counts around the vector widths (4 and 8 floats, 2 and 4 doubles).
+  for (const auto& [ph, pw, channels] :
+       {std::tuple<int64_t, int64_t, int64_t>{7, 7, 5}, {14, 14, 16}, {3, 5, 19}, {1, 1, 1}}) {
+    const int64_t batch = 3, height = 23, width = 31;
     const at::Tensor input = at::randn({batch, channels, height, width}, gen, dtype);
     const at::Tensor rois =
         RandomRois(64, batch, height, width, spatial_scale, dtype, seed * 31 + ph);
@@ -75,36 +80,42 @@ TEST_P(RoiAlignParityTest, MatchesTorchvisionBitForBit) {
     ASSERT_EQ(ours.sizes(), theirs.sizes());
     ASSERT_GT(theirs.abs().sum().item<double>(), 0.0);  // not a vacuous comparison
     EXPECT_TRUE(reference::BitwiseEqual(ours, theirs))
-        << "pooled " << ph << "x" << pw << ", max |diff| " << (ours - theirs).abs().max();
+        << "pooled " << ph << "x" << pw << ", " << channels << " channels, max |diff| " << (ours - theirs).abs().max();
   }
 }
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
-  const auto [aligned, sampling_ratio, scale, dtype] = info.param;
+  const auto [aligned, sampling_ratio, scale, dtype, layout] = info.param;
   return std::string(aligned ? "aligned" : "legacy") + "_sr" +
          (sampling_ratio < 0 ? "m1" : std::to_string(sampling_ratio)) + "_inv_scale" +
          std::to_string(static_cast<int>(1000 / scale)) + "_" +
-         (dtype == at::kFloat ? "f32" : "f64");
+         (dtype == at::kFloat ? "f32" : "f64") +
+         (layout == RoiAlignLayout::kPlanar ? "_nchw" : "_nhwc");
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Grid, RoiAlignParityTest,
     ::testing::Combine(::testing::Bool(), ::testing::Values<int64_t>(0, 2, 1, -1),
                        ::testing::Values(1.0, 0.5, 0.25, 0.125, 1.0 / 32, 0.3),
-                       ::testing::Values(at::kFloat, at::kDouble)),
+                       ::testing::Values(at::kFloat, at::kDouble),
+                       ::testing::Values(RoiAlignLayout::kPlanar, RoiAlignLayout::kChannelsLast)),
     CaseName);
 
 TEST_F(RoiAlignTest, DetectronSizedFeatureMapAndParallelThreads) {
-  // A P2-like level of detectron2: 256 channels would be slow here; 16 keep the shape realistic.
+  // A P2-like level of detectron2, with 64 instead of 256 channels.
   at::Generator gen = at::detail::createCPUGenerator(7);
-  const at::Tensor input = at::randn({2, 16, 50, 68}, gen, at::kFloat);
+  const at::Tensor input = at::randn({2, 64, 50, 68}, gen, at::kFloat);
   const at::Tensor rois = RandomRois(300, 2, 50, 68, 0.25, at::kFloat, 8);
   const at::Tensor theirs = reference::RoiAlign(input, rois, 0.25, 7, 7, 0, true);
   const int previous_threads = at::get_num_threads();
-  for (int threads : {1, 2, 4}) {
-    at::set_num_threads(threads);
-    EXPECT_TRUE(reference::BitwiseEqual(RoiAlign(input, rois, 0.25, 7, 7, 0, true), theirs))
-        << threads << " threads";
+  for (RoiAlignLayout layout :
+       {RoiAlignLayout::kAuto, RoiAlignLayout::kPlanar, RoiAlignLayout::kChannelsLast}) {
+    SetRoiAlignLayoutForTesting(layout);
+    for (int threads : {1, 2, 4}) {
+      at::set_num_threads(threads);
+      EXPECT_TRUE(reference::BitwiseEqual(RoiAlign(input, rois, 0.25, 7, 7, 0, true), theirs))
+          << threads << " threads, layout " << static_cast<int>(layout);
+    }
   }
   at::set_num_threads(previous_threads);
 }
@@ -121,15 +132,24 @@ TEST_F(RoiAlignTest, EmptyRois) {
 
 TEST_F(RoiAlignTest, NonContiguousInputs) {
   at::Generator gen = at::detail::createCPUGenerator(11);
-  const at::Tensor input =
-      at::randn({2, 6, 20, 24}, gen, at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor nchw = at::randn({2, 6, 20, 24}, gen, at::kFloat);
   const at::Tensor wide = at::cat({RandomRois(40, 2, 20, 24, 0.5, at::kFloat, 12),
                                    at::zeros({40, 3}, at::kFloat)},
                                   1);
   const at::Tensor rois = wide.slice(1, 0, 5);  // row stride 8
   ASSERT_FALSE(rois.is_contiguous());
-  EXPECT_TRUE(reference::BitwiseEqual(RoiAlign(input, rois, 0.5, 7, 7, 2, false),
-                                      reference::RoiAlign(input, rois, 0.5, 7, 7, 2, false)));
+  const at::Tensor channels_last = nchw.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor strided = at::randn({2, 12, 20, 24}, gen, at::kFloat).slice(1, 0, 12, 2);
+  for (const at::Tensor& input : {channels_last, strided}) {
+    ASSERT_FALSE(input.is_contiguous());
+    const at::Tensor theirs = reference::RoiAlign(input, rois, 0.5, 7, 7, 2, false);
+    for (RoiAlignLayout layout :
+         {RoiAlignLayout::kAuto, RoiAlignLayout::kPlanar, RoiAlignLayout::kChannelsLast}) {
+      SetRoiAlignLayoutForTesting(layout);
+      EXPECT_TRUE(reference::BitwiseEqual(RoiAlign(input, rois, 0.5, 7, 7, 2, false), theirs))
+          << "layout " << static_cast<int>(layout) << ", strides " << input.strides();
+    }
+  }
 }
 
 TEST_F(RoiAlignTest, FractionalBatchIndexTruncates) {
