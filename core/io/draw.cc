@@ -57,7 +57,8 @@ void BlendLabelMap(cv::Mat& canvas, const at::Tensor& labels, double alpha) {
 
 }  // namespace
 
-absl::StatusOr<at::Tensor> DrawResult(const at::Tensor& image, const ImageResult& result) {
+absl::StatusOr<at::Tensor> DrawResult(const at::Tensor& image, const ImageResult& result,
+                                      double min_score) {
   if (image.dim() != 3 || image.size(0) != 3 || image.scalar_type() != at::kByte) {
     return absl::InvalidArgumentError("DrawResult: expected a uint8 [3,H,W] image");
   }
@@ -83,7 +84,11 @@ absl::StatusOr<at::Tensor> DrawResult(const at::Tensor& image, const ImageResult
     BlendLabelMap(canvas, result.sem_seg.argmax(0), 0.4);
   }
 
-  const Instances& inst = result.instances;
+  Instances inst = result.instances;
+  if (min_score > 0 && inst.fields.count("scores") && inst.size() > 0) {
+    at::Tensor keep = inst.fields["scores"] >= min_score;
+    for (auto& [name, value] : inst.fields) value = value.index({keep});
+  }
   at::Tensor boxes = FieldOr(inst, "pred_boxes");
   at::Tensor scores = FieldOr(inst, "scores");
   at::Tensor classes = FieldOr(inst, "pred_classes");

@@ -13,7 +13,9 @@ namespace d2x::io {
 // semantic argmax (translucent), instance masks (translucent, one color per instance), boxes with
 // "class score" labels, and keypoints (dots + COCO skeleton when there are 17). Results must be at
 // the image's resolution. Returns uint8 [3, H, W] BGR.
-absl::StatusOr<at::Tensor> DrawResult(const at::Tensor& image, const ImageResult& result);
+// Instances scoring below `min_score` are not drawn (detectron2's demo uses 0.5).
+absl::StatusOr<at::Tensor> DrawResult(const at::Tensor& image, const ImageResult& result,
+                                      double min_score = 0.0);
 
 }  // namespace d2x::io
 

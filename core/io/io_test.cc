@@ -1,10 +1,13 @@
 #include <ATen/ATen.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "core/io/coco_results.h"
 #include "core/io/draw.h"
+#include "core/io/files.h"
+#include "core/io/panoptic.h"
 #include "core/io/image.h"
 #include "core/testing/fixtures.h"
 #include "gtest/gtest.h"
@@ -114,6 +117,45 @@ TEST(DrawTest, DrawsMasksAndBoxes) {
   EXPECT_GT((*drawn).index({at::indexing::Slice(), 1, 2}).sum().item<int64_t>(), 0);
   result.instances.fields["pred_masks"] = at::zeros({1, 9, 9}, at::kBool);
   EXPECT_FALSE(DrawResult(image, result).ok());
+}
+
+}  // namespace
+}  // namespace d2x::io
+
+namespace d2x::io {
+namespace {
+
+TEST(PanopticTest, PngRoundTripsIds) {
+  at::Tensor ids = at::tensor({0, 1, 255, 256, 70000, 16777215}, at::kInt).view({2, 3});
+  const std::string path = TmpPath("pan.png");
+  ASSERT_TRUE(WritePanopticPng(path, ids).ok());
+  auto back = ReadPanopticPng(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(at::equal(*back, ids));
+  EXPECT_FALSE(WritePanopticPng(path, at::full({2, 2}, 1 << 24, at::kInt)).ok());
+}
+
+TEST(PanopticTest, SegmentsInfoJson) {
+  PanopticSegment thing{1, 3, true, 40, 0.9f, 0};
+  PanopticSegment stuff{2, 41, false, 100, 0.f, -1};
+  nlohmann::json j = SegmentsInfoJson({thing, stuff});
+  EXPECT_EQ(j[0]["isthing"], true);
+  EXPECT_EQ(j[0]["instance_id"], 0);
+  EXPECT_EQ(j[1]["category_id"], 41);
+  EXPECT_FALSE(j[1].contains("score"));
+}
+
+TEST(FilesTest, AtomicWriteLeavesNoTempFile) {
+  const std::string path = TmpPath("atomic.txt");
+  ASSERT_TRUE(WriteFileAtomically(path, "hello").ok());
+  std::ifstream in(path);
+  std::string s;
+  in >> s;
+  EXPECT_EQ(s, "hello");
+  EXPECT_FALSE(WriteFileAtomically("/nonexistent/dir/x.txt", "x").ok());
+  for (const auto& e : std::filesystem::directory_iterator(std::getenv("TEST_TMPDIR"))) {
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+  }
 }
 
 }  // namespace

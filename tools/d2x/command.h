@@ -14,6 +14,7 @@ struct CommandContext {
   std::string argv0;
   std::vector<std::string> positional;  // non-flag arguments after the command name
   std::vector<std::string> opts;        // KEY VALUE ... given after --opts
+  std::vector<std::string> inputs;      // every --input value, in order
   plugin::Registry* registry = nullptr;
   plugin::PluginLoader* loader = nullptr;
   PluginLoadReport plugin_report;
@@ -33,6 +34,8 @@ const std::vector<Command>& Commands();
 // Command entry points (one file each).
 int RunPlugins(CommandContext& context);
 int RunDoctor(CommandContext& context);
+int RunInspect(CommandContext& context);
+int RunRun(CommandContext& context);
 
 }  // namespace d2x::tool
 

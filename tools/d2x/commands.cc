@@ -10,6 +10,17 @@ const std::vector<Command>& Commands() {
        "",
        {},
        &RunDoctor},
+      {"inspect",
+       "Print the resolved config (--config, --opts) or a checkpoint's tensors (--weights).",
+       "(--config FILE [--opts KEY VALUE ...] | --weights FILE)",
+       {"config", "weights"},
+       &RunInspect},
+      {"run",
+       "Run the eager model on images (one batch) and write COCO results JSON.",
+       "--config FILE [--weights FILE] --input IMG [--input IMG ...] --output results.json "
+       "[--draw out.png] [--opts KEY VALUE ...]",
+       {"config", "weights", "input", "output", "draw", "draw_min_score", "coco_category_ids"},
+       &RunRun},
   };
   return *commands;
 }

@@ -85,6 +85,15 @@ int Main(int argc, char** argv) {
       PrintCommandHelp(*command);
       return 0;
     }
+    // --input may be repeated (absl flags would keep only the last one).
+    if (std::strcmp(argv[i], "--input") == 0 && i + 1 < argc) {
+      context.inputs.push_back(argv[++i]);
+      continue;
+    }
+    if (std::strncmp(argv[i], "--input=", 8) == 0) {
+      context.inputs.push_back(argv[i] + 8);
+      continue;
+    }
     if (std::strcmp(argv[i], "--opts") == 0) {
       for (++i; i < argc && std::strncmp(argv[i], "--", 2) != 0; ++i) {
         context.opts.push_back(argv[i]);
