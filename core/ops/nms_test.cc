@@ -138,6 +138,19 @@ TEST_F(NmsTest, DegenerateBoxes) {
   }
 }
 
+TEST_F(NmsTest, FloatIouIsComparedWithTheDoubleThreshold) {
+  // IoU = 3 / 10 evaluates to float(0.3) = 0.300000011920929, which is > 0.3 (double) but not
+  // > float(0.3): the second box is suppressed at 0.3 and kept at 0.300000011920929.
+  const at::Tensor boxes = at::tensor({0.f, 0.f, 10.f, 1.f, 0.f, 0.f, 3.f, 1.f}).reshape({2, 4});
+  const at::Tensor scores = at::tensor({0.9f, 0.8f});
+  for (const auto& [threshold, kept] :
+       {std::pair<double, int64_t>{0.3, 1}, {static_cast<double>(0.3f), 2}}) {
+    const at::Tensor ours = Nms(boxes, scores, threshold);
+    ExpectSameKeep(ours, reference::Nms(boxes, scores, threshold), std::to_string(threshold));
+    EXPECT_EQ(ours.numel(), kept);
+  }
+}
+
 TEST_F(NmsTest, EmptyInput) {
   const at::Tensor ours = Nms(at::zeros({0, 4}), at::zeros({0}), 0.5);
   ExpectSameKeep(ours, reference::Nms(at::zeros({0, 4}), at::zeros({0}), 0.5), "empty");
