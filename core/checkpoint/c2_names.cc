@@ -45,13 +45,13 @@ void SubPrefix(std::string* s, const std::string& pattern, const std::string& to
 }
 
 // Python's int() of `digits` (as detectron2's fpn_map applies it to "res2"[3:]).
-absl::StatusOr<int64_t> PythonInt(const std::string& digits, const std::string& name) {
+absl::StatusOr<int64_t> PythonInt(const std::string& digits) {
   int64_t value = 0;
   bool overflow = false;
   absl::Status s = pickle::ParseDecimal(digits, &value, &overflow);
   if (!s.ok() || overflow) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "C2 name '", name, "': cannot parse FPN stage from '", digits, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot parse an FPN stage number from '", digits, "'"));
   }
   return value;
 }
@@ -62,7 +62,7 @@ absl::StatusOr<std::string> FpnMap(const std::string& name) {
   const std::string norm =
       std::find(splits.begin(), splits.end(), "norm") != splits.end() ? ".norm" : "";
   auto stage_of = [&](const std::string& part) -> absl::StatusOr<int64_t> {
-    return PythonInt(part.size() > 3 ? part.substr(3) : "", name);
+    return PythonInt(part.size() > 3 ? part.substr(3) : "");
   };
   if (absl::StartsWith(name, "fpn.inner.")) {
     absl::StatusOr<int64_t> stage = stage_of(splits[2]);
@@ -132,7 +132,10 @@ absl::StatusOr<std::string> ConvertC2DetectronName(const std::string& original) 
   SubPrefix(&k, "head.conv", "box_head.conv");
   // FPN lateral and output convolutions.
   absl::StatusOr<std::string> fpn = FpnMap(k);
-  if (!fpn.ok()) return fpn.status();
+  if (!fpn.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("C2 name '", original, "': ", fpn.status().message()));
+  }
   k = std::move(*fpn);
   // Mask head.
   Replace(&k, ".[mask].fcn", "mask_head.mask_fcn");

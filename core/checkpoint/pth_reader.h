@@ -1,6 +1,7 @@
 // The torch.save zip container (torch >= 1.6): <prefix>/data.pkl, <prefix>/data/<key> storages,
 // <prefix>/version and optionally <prefix>/byteorder. Read with LibTorch's PyTorchStreamReader,
-// which finds the prefix from the first entry; its c10::Errors become Status.
+// which finds the prefix from the first entry; its c10::Errors become Status. Every record's
+// declared size is checked against the file before it is read, and its CRC-32 after (ZipIndex).
 #ifndef D2X_CORE_CHECKPOINT_PTH_READER_H_
 #define D2X_CORE_CHECKPOINT_PTH_READER_H_
 
@@ -8,8 +9,10 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "absl/status/statusor.h"
+#include "core/checkpoint/zip_index.h"
 
 namespace caffe2::serialize {
 class PyTorchStreamReader;
@@ -31,8 +34,12 @@ class PthArchive {
 
  private:
   PthArchive() = default;
+  // Reads record <prefix>/<name> after checking its declared size; verifies size and CRC-32.
+  absl::StatusOr<std::tuple<at::DataPtr, size_t>> ReadRecord(const std::string& name);
 
   std::string path_;
+  std::unique_ptr<ZipIndex> index_;
+  std::string prefix_;  // "<archive name>/"
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
   std::string pickle_;
   bool big_endian_ = false;
