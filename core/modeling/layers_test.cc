@@ -153,7 +153,7 @@ TEST(ResNetTest, FuseMatchesUnfused) {
   FeatureMap a = (*net)->Forward(x);
   ASSERT_TRUE((*net)->Fuse().ok());
   FeatureMap b = (*net)->Forward(x);
-  for (const std::string& k : {"res2", "res3", "res4", "res5"}) {
+  for (const char* k : {"res2", "res3", "res4", "res5"}) {
     const double scale = a[k].abs().max().item<double>();
     EXPECT_LT((a[k] - b[k]).abs().max().item<double>() / scale, 1e-4) << k;
   }
