@@ -13,8 +13,10 @@
 //                                (child): RecursiveScriptModule(original_name=Child)
 //                              )
 // The texts equal what detectron2 writes for the same module loaded in Python (torch.jit.load;
-// checked by //core/trace:python_interop_test). A freshly traced Python module (TracedModule)
-// prints its class name instead of "RecursiveScriptModule" in model.txt.
+// checked by //core/trace:python_interop_test), except the submodule object addresses that
+// model_ts_IR.txt prints ("<__torch__.Child object at 0x...>"), which differ between any two
+// processes. A freshly traced Python module (TracedModule) prints its class name instead of
+// "RecursiveScriptModule" in model.txt.
 //
 // DumpTorchScriptFunctionIR is the ScriptFunction case: model_ts_code.txt (the function's code),
 // model_ts_IR.txt (its graph) and model_ts_IR_inlined.txt; no model.txt.
