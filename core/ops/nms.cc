@@ -1,8 +1,9 @@
 // CPU kernels of d2x::nms and d2x::batched_nms, with torchvision 0.14's exact results.
 //
 // nms: greedy suppression in the order of scores.sort(/*stable=*/true, 0, /*descending=*/true)
-// (the ATen call torchvision makes, so ties are broken identically: by index); a box is dropped when its IoU with a kept,
-// higher-ranked box is > iou_threshold, where IoU is evaluated in the boxes' dtype as
+// (the ATen call torchvision makes, so ties are broken identically: by index); a box is dropped
+// when its IoU with a kept, higher-ranked box is > iou_threshold, with IoU evaluated in the boxes'
+// dtype as
 // inter / ((area_i + area_j) - inter), area = (x2 - x1) * (y2 - y1), and compared in double.
 // The suppression sweep is branch-free and vectorized (AVX2 clone), ~25x faster than the
 // reference's loop with the same results.
@@ -11,6 +12,9 @@
 // class's boxes by idx * (max(boxes) + 1) and runs one nms over all of them; for larger inputs it
 // runs nms per class and merges by a descending score sort. The offsets change the boxes' float
 // values and hence possibly IoUs in the last bit, so the two regimes are reproduced separately.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,9 +23,6 @@
 #include <tuple>
 #include <type_traits>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <torch/library.h>
 
 namespace d2x::ops {
 namespace {
@@ -147,9 +148,8 @@ at::Tensor GreedyNms(const at::Tensor& boxes, const at::Tensor& scores, double i
 at::Tensor DispatchGreedyNms(const at::Tensor& boxes, const at::Tensor& scores,
                              double iou_threshold) {
   at::Tensor keep;
-  AT_DISPATCH_FLOATING_TYPES(boxes.scalar_type(), "d2x::nms", [&] {
-    keep = GreedyNms<scalar_t>(boxes, scores, iou_threshold);
-  });
+  AT_DISPATCH_FLOATING_TYPES(boxes.scalar_type(), "d2x::nms",
+                             [&] { keep = GreedyNms<scalar_t>(boxes, scores, iou_threshold); });
   return keep;
 }
 
@@ -202,8 +202,7 @@ at::Tensor BatchedNmsPerClass(const at::Tensor& boxes, const at::Tensor& scores,
     if (kept[i]) kept_indices.push_back(i);
   }
   const at::Tensor keep_t =
-      at::from_blob(kept_indices.data(), {static_cast<int64_t>(kept_indices.size())},
-                    long_options)
+      at::from_blob(kept_indices.data(), {static_cast<int64_t>(kept_indices.size())}, long_options)
           .clone();
   const at::Tensor rank =
       std::get<1>(scores.index_select(0, keep_t).sort(/*dim=*/-1, /*descending=*/true));

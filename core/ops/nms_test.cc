@@ -1,13 +1,13 @@
 // d2x::nms and d2x::batched_nms against torchvision: torchvision::nms (its own CPU kernel,
 // dlopen'ed) and torchvision.ops.batched_nms transliterated op for op on top of it. Results must be
 // identical, including the order of tied scores.
-#include <cstdint>
-#include <string>
-#include <tuple>
-
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <tuple>
 
 #include "core/ops/ops.h"
 #include "core/ops/torchvision_reference.h"
@@ -128,9 +128,10 @@ TEST_F(NmsTest, AllTiedAndIdentical) {
 
 TEST_F(NmsTest, DegenerateBoxes) {
   // Zero-area, inverted and NaN-IoU (0/0) boxes go through the same arithmetic.
-  const at::Tensor boxes = at::tensor({0.f, 0.f, 0.f, 0.f,  0.f, 0.f, 0.f, 0.f,  5.f, 5.f, 1.f, 1.f,
-                                       0.f, 0.f, 10.f, 10.f, 1.f, 1.f, 9.f, 9.f, 3.f, 3.f, 3.f, 8.f})
-                               .reshape({6, 4});
+  const at::Tensor boxes =
+      at::tensor({0.f, 0.f, 0.f,  0.f,  0.f, 0.f, 0.f, 0.f, 5.f, 5.f, 1.f, 1.f,
+                  0.f, 0.f, 10.f, 10.f, 1.f, 1.f, 9.f, 9.f, 3.f, 3.f, 3.f, 8.f})
+          .reshape({6, 4});
   const at::Tensor scores = at::tensor({0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f});
   for (double threshold : {0.0, 0.5}) {
     ExpectSameKeep(Nms(boxes, scores, threshold), reference::Nms(boxes, scores, threshold),
@@ -163,7 +164,7 @@ TEST_F(NmsTest, EmptyInput) {
 
 TEST_F(NmsTest, NonContiguousInputs) {
   const Detections d = RandomDetections(400, Scenario::kTiedScores, at::kFloat, 9);
-  const at::Tensor boxes = d.boxes.t().contiguous().t();                // column-major
+  const at::Tensor boxes = d.boxes.t().contiguous().t();                      // column-major
   const at::Tensor scores = at::stack({d.scores, d.scores}, 1).select(1, 0);  // stride 2
   ASSERT_FALSE(boxes.is_contiguous());
   ASSERT_FALSE(scores.is_contiguous());
@@ -202,13 +203,14 @@ TEST_P(BatchedNmsParityTest, MatchesTorchvisionInItsRegime) {
       const at::Tensor idxs = RandomClasses(n, num_classes, seed++);
       const at::Tensor ours = BatchedNms(d.boxes, d.scores, idxs, threshold);
       const at::Tensor theirs = reference::BatchedNms(d.boxes, d.scores, idxs, threshold);
-      ExpectSameKeep(ours, theirs,
-                     "classes=" + std::to_string(num_classes) + " iou=" + std::to_string(threshold));
+      ExpectSameKeep(
+          ours, theirs,
+          "classes=" + std::to_string(num_classes) + " iou=" + std::to_string(threshold));
       // The regime-specific reference is what torchvision.ops.batched_nms would run.
-      const at::Tensor regime = d.boxes.numel() > 4000
-                                    ? reference::BatchedNmsVanilla(d.boxes, d.scores, idxs, threshold)
-                                    : reference::BatchedNmsCoordinateTrick(d.boxes, d.scores, idxs,
-                                                                           threshold);
+      const at::Tensor regime =
+          d.boxes.numel() > 4000
+              ? reference::BatchedNmsVanilla(d.boxes, d.scores, idxs, threshold)
+              : reference::BatchedNmsCoordinateTrick(d.boxes, d.scores, idxs, threshold);
       EXPECT_TRUE(at::equal(ours, regime));
     }
   }
@@ -219,13 +221,12 @@ std::string BatchedCaseName(const ::testing::TestParamInfo<BatchedCase>& info) {
   return "n" + std::to_string(n) + "_" + ScenarioName(scenario);
 }
 
-INSTANTIATE_TEST_SUITE_P(Grid, BatchedNmsParityTest,
-                         ::testing::Combine(::testing::Values<int64_t>(1, 7, 200, 1000, 1001,
-                                                                       2500, 6000),
-                                            ::testing::Values(Scenario::kDistinctScores,
-                                                              Scenario::kTiedScores,
-                                                              Scenario::kDuplicates)),
-                         BatchedCaseName);
+INSTANTIATE_TEST_SUITE_P(
+    Grid, BatchedNmsParityTest,
+    ::testing::Combine(::testing::Values<int64_t>(1, 7, 200, 1000, 1001, 2500, 6000),
+                       ::testing::Values(Scenario::kDistinctScores, Scenario::kTiedScores,
+                                         Scenario::kDuplicates)),
+    BatchedCaseName);
 
 // With distinct scores and moderate class ids both regimes agree with plain per-class NMS merged by
 // score: d2x::batched_nms is per-class NMS in both regimes.
@@ -237,9 +238,9 @@ TEST_F(NmsTest, BatchedNmsEqualsPerClassNmsMergedByScore) {
     std::vector<at::Tensor> kept;
     for (int64_t c = 0; c < 5; ++c) {
       const at::Tensor members = at::nonzero(idxs == c).squeeze(1);
-      kept.push_back(members.index_select(
-          0, reference::Nms(d.boxes.index_select(0, members), d.scores.index_select(0, members),
-                            0.5)));
+      kept.push_back(
+          members.index_select(0, reference::Nms(d.boxes.index_select(0, members),
+                                                 d.scores.index_select(0, members), 0.5)));
     }
     const at::Tensor all = at::cat(kept);
     const at::Tensor expected =

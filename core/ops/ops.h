@@ -39,10 +39,10 @@
 #ifndef D2X_CORE_OPS_OPS_H_
 #define D2X_CORE_OPS_OPS_H_
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+
+#include <cstdint>
 
 namespace d2x::ops {
 
@@ -56,22 +56,19 @@ inline constexpr char kBatchedNmsOp[] = "d2x::batched_nms";
 inline at::Tensor RoiAlign(const at::Tensor& input, const at::Tensor& rois, double spatial_scale,
                            int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
                            bool aligned) {
-  static const auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow(kRoiAlignOp, "")
-          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double, int64_t, int64_t,
-                            int64_t, bool)>();
-  return op.call(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio,
-                 aligned);
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow(kRoiAlignOp, "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double,
+                                               int64_t, int64_t, int64_t, bool)>();
+  return op.call(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
 }
 
 // NMS, torchvision::nms semantics. boxes [N, 4] (x1, y1, x2, y2), scores [N] of the same dtype.
 // Returns int64 [M] indices of the kept boxes, by decreasing score.
 inline at::Tensor Nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
-  static const auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow(kNmsOp, "")
-          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double)>();
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow(kNmsOp, "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double)>();
   return op.call(boxes, scores, iou_threshold);
 }
 

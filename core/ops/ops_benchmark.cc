@@ -7,6 +7,9 @@
 //
 // batched_nms is compared with torchvision.ops.batched_nms's algorithm written with ATen calls on
 // top of torchvision::nms (no Python interpreter overhead).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,9 +18,6 @@
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include "core/ops/ops.h"
 #include "core/ops/roi_align_layout.h"
@@ -63,15 +63,16 @@ Detections RandomDetections(int64_t n, uint64_t seed) {
 void LayoutTable(int reps) {
   using d2x::ops::RoiAlignLayout;
   using d2x::ops::SetRoiAlignLayoutForTesting;
-  std::printf("\nroi_align code paths, 256x200x272 input (54400 pixels), 7x7, sr 0, rois 16-112px\n"
-              "| rois | taps/pixel | NCHW gather ms | NHWC (incl. transpose) ms | auto ms |\n"
-              "|------|------------|----------------|---------------------------|---------|\n");
+  std::printf(
+      "\nroi_align code paths, 256x200x272 input (54400 pixels), 7x7, sr 0, rois 16-112px\n"
+      "| rois | taps/pixel | NCHW gather ms | NHWC (incl. transpose) ms | auto ms |\n"
+      "|------|------------|----------------|---------------------------|---------|\n");
   at::Generator gen = at::detail::createCPUGenerator(5);
   const at::Tensor features = at::randn({1, 256, 200, 272}, gen, at::kFloat);
   for (int64_t k : {1, 5, 20, 50, 100, 300, 1000}) {
     const at::Tensor xy = at::rand({k, 2}, gen, at::kFloat) * 700;
-    const at::Tensor rois = at::cat(
-        {at::zeros({k, 1}), xy, xy + at::rand({k, 2}, gen, at::kFloat) * 96 + 16}, 1);
+    const at::Tensor rois =
+        at::cat({at::zeros({k, 1}), xy, xy + at::rand({k, 2}, gen, at::kFloat) * 96 + 16}, 1);
     const auto run = [&] { return d2x::ops::RoiAlign(features, rois, 0.25, 7, 7, 0, true); };
     // Taps as the kernel counts them.
     const at::Tensor extent = (rois.slice(1, 3, 5) - rois.slice(1, 1, 3)) * 0.25;
@@ -109,9 +110,10 @@ int main(int argc, char** argv) {
   using d2x::ops::Nms;
   using d2x::ops::RoiAlign;
 
-  std::printf("d2x ops vs torchvision 0.14 CPU kernels: median of %d runs, at::get_num_threads()=%d"
-              " (torchvision's roi_align and nms are single-threaded)\n\n",
-              reps, at::get_num_threads());
+  std::printf(
+      "d2x ops vs torchvision 0.14 CPU kernels: median of %d runs, at::get_num_threads()=%d"
+      " (torchvision's roi_align and nms are single-threaded)\n\n",
+      reps, at::get_num_threads());
   std::printf("| %-12s | %-46s | %9s | %11s | %7s | %-9s |\n", "op", "config", "d2x ms",
               "torchvision", "speedup", "identical");
   std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(14, '-').c_str(), std::string(48, '-').c_str(),
@@ -124,16 +126,17 @@ int main(int argc, char** argv) {
     at::Generator gen = at::detail::createCPUGenerator(1);
     const at::Tensor features = at::randn({1, 256, 200, 272}, gen, at::kFloat);
     const at::Tensor xy = at::rand({1000, 2}, gen, at::kFloat) * 700;
-    const at::Tensor p2_rois = at::cat(
-        {at::zeros({1000, 1}), xy, xy + at::rand({1000, 2}, gen, at::kFloat) * 96 + 16}, 1);
-    const at::Tensor large_rois = at::cat(
-        {at::zeros({1000, 1}), xy, xy + at::rand({1000, 2}, gen, at::kFloat) * 300 + 8}, 1);
-    for (const auto& [rois, sizes] : {std::pair<at::Tensor, std::string>{p2_rois, "16-112px"},
-                                      {large_rois, "8-308px"}}) {
+    const at::Tensor p2_rois =
+        at::cat({at::zeros({1000, 1}), xy, xy + at::rand({1000, 2}, gen, at::kFloat) * 96 + 16}, 1);
+    const at::Tensor large_rois =
+        at::cat({at::zeros({1000, 1}), xy, xy + at::rand({1000, 2}, gen, at::kFloat) * 300 + 8}, 1);
+    for (const auto& [rois, sizes] :
+         {std::pair<at::Tensor, std::string>{p2_rois, "16-112px"}, {large_rois, "8-308px"}}) {
       for (int64_t sampling_ratio : {0, 2}) {
-        const std::string config = "1000 rois " + sizes + ", 256x200x272, 7x7, 1/4, sr " +
-                                   std::to_string(sampling_ratio);
-        Row("roi_align", config, reps,
+        const std::string config =
+            "1000 rois " + sizes + ", 256x200x272, 7x7, 1/4, sr " + std::to_string(sampling_ratio);
+        Row(
+            "roi_align", config, reps,
             [&] { return RoiAlign(features, rois, 0.25, 7, 7, sampling_ratio, true); },
             [&] { return ref::RoiAlign(features, rois, 0.25, 7, 7, sampling_ratio, true); });
       }
@@ -142,8 +145,10 @@ int main(int argc, char** argv) {
   for (int64_t n : {1000, 5000}) {
     const Detections d = RandomDetections(n, 2 + n);
     for (double iou : {0.5, 0.7}) {
-      const std::string config = std::to_string(n) + " boxes, iou " + std::to_string(iou).substr(0, 3);
-      Row("nms", config, reps, [&] { return Nms(d.boxes, d.scores, iou); },
+      const std::string config =
+          std::to_string(n) + " boxes, iou " + std::to_string(iou).substr(0, 3);
+      Row(
+          "nms", config, reps, [&] { return Nms(d.boxes, d.scores, iou); },
           [&] { return ref::Nms(d.boxes, d.scores, iou); });
     }
   }
@@ -151,7 +156,8 @@ int main(int argc, char** argv) {
     const Detections d = RandomDetections(n, 3 + n);
     const std::string config = std::to_string(n) + " boxes, 80 classes, iou 0.5" +
                                (n * 4 > 4000 ? " (per class)" : " (offsets)");
-    Row("batched_nms", config, reps, [&] { return BatchedNms(d.boxes, d.scores, d.idxs, 0.5); },
+    Row(
+        "batched_nms", config, reps, [&] { return BatchedNms(d.boxes, d.scores, d.idxs, 0.5); },
         [&] { return ref::BatchedNms(d.boxes, d.scores, d.idxs, 0.5); });
   }
   if (layouts) LayoutTable(reps);

@@ -1,13 +1,13 @@
 // d2x::roi_align against torchvision::roi_align (torchvision's own CPU kernel, dlopen'ed):
 // bit-for-bit equality on random inputs.
-#include <cstdint>
-#include <string>
-#include <tuple>
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <tuple>
 
 #include "core/ops/ops.h"
 #include "core/ops/roi_align_layout.h"
@@ -73,14 +73,14 @@ TEST_P(RoiAlignParityTest, MatchesTorchvisionBitForBit) {
     const at::Tensor input = at::randn({batch, channels, height, width}, gen, dtype);
     const at::Tensor rois =
         RandomRois(64, batch, height, width, spatial_scale, dtype, seed * 31 + ph);
-    const at::Tensor ours =
-        RoiAlign(input, rois, spatial_scale, ph, pw, sampling_ratio, aligned);
+    const at::Tensor ours = RoiAlign(input, rois, spatial_scale, ph, pw, sampling_ratio, aligned);
     const at::Tensor theirs =
         reference::RoiAlign(input, rois, spatial_scale, ph, pw, sampling_ratio, aligned);
     ASSERT_EQ(ours.sizes(), theirs.sizes());
     ASSERT_GT(theirs.abs().sum().item<double>(), 0.0);  // not a vacuous comparison
     EXPECT_TRUE(reference::BitwiseEqual(ours, theirs))
-        << "pooled " << ph << "x" << pw << ", " << channels << " channels, max |diff| " << (ours - theirs).abs().max();
+        << "pooled " << ph << "x" << pw << ", " << channels << " channels, max |diff| "
+        << (ours - theirs).abs().max();
   }
 }
 
@@ -133,9 +133,8 @@ TEST_F(RoiAlignTest, EmptyRois) {
 TEST_F(RoiAlignTest, NonContiguousInputs) {
   at::Generator gen = at::detail::createCPUGenerator(11);
   const at::Tensor nchw = at::randn({2, 6, 20, 24}, gen, at::kFloat);
-  const at::Tensor wide = at::cat({RandomRois(40, 2, 20, 24, 0.5, at::kFloat, 12),
-                                   at::zeros({40, 3}, at::kFloat)},
-                                  1);
+  const at::Tensor wide =
+      at::cat({RandomRois(40, 2, 20, 24, 0.5, at::kFloat, 12), at::zeros({40, 3}, at::kFloat)}, 1);
   const at::Tensor rois = wide.slice(1, 0, 5);  // row stride 8
   ASSERT_FALSE(rois.is_contiguous());
   const at::Tensor channels_last = nchw.contiguous(at::MemoryFormat::ChannelsLast);
@@ -155,9 +154,9 @@ TEST_F(RoiAlignTest, NonContiguousInputs) {
 TEST_F(RoiAlignTest, FractionalBatchIndexTruncates) {
   at::Generator gen = at::detail::createCPUGenerator(13);
   const at::Tensor input = at::randn({2, 3, 16, 16}, gen, at::kFloat);
-  const at::Tensor rois = at::tensor({0.7f, 1.f, 2.f, 9.f, 12.f, 1.9f, 0.f, 0.f, 15.f, 15.f,
-                                      -0.5f, 3.f, 3.f, 4.f, 4.f})
-                              .reshape({3, 5});
+  const at::Tensor rois =
+      at::tensor({0.7f, 1.f, 2.f, 9.f, 12.f, 1.9f, 0.f, 0.f, 15.f, 15.f, -0.5f, 3.f, 3.f, 4.f, 4.f})
+          .reshape({3, 5});
   EXPECT_TRUE(reference::BitwiseEqual(RoiAlign(input, rois, 1.0, 2, 2, 0, true),
                                       reference::RoiAlign(input, rois, 1.0, 2, 2, 0, true)));
 }

@@ -1,13 +1,12 @@
 #include "core/ops/torchvision_reference.h"
 
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <dlfcn.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <tuple>
-
-#include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -41,13 +40,11 @@ absl::Status LoadTorchvision() {
 at::Tensor RoiAlign(const at::Tensor& input, const at::Tensor& rois, double spatial_scale,
                     int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
                     bool aligned) {
-  static const auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow("torchvision::roi_align", "")
-          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double, int64_t, int64_t,
-                            int64_t, bool)>();
-  return op.call(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio,
-                 aligned);
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torchvision::roi_align", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double,
+                                               int64_t, int64_t, int64_t, bool)>();
+  return op.call(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
 }
 
 at::Tensor Nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
@@ -64,7 +61,8 @@ at::Tensor BatchedNmsCoordinateTrick(const at::Tensor& boxes, const at::Tensor& 
   // offsets = idxs.to(boxes) * (max_coordinate + torch.tensor(1).to(boxes))
   const at::Tensor offsets = idxs.to(boxes) * (max_coordinate + at::tensor(1).to(boxes));
   // boxes_for_nms = boxes + offsets[:, None]
-  const at::Tensor boxes_for_nms = boxes + offsets.index({at::indexing::Slice(), at::indexing::None});
+  const at::Tensor boxes_for_nms =
+      boxes + offsets.index({at::indexing::Slice(), at::indexing::None});
   return Nms(boxes_for_nms, scores, iou_threshold);
 }
 

@@ -2,15 +2,15 @@
 //
 // LoadTorchvision() dlopens torchvision's _C extension (no Python needed), which registers the
 // torchvision:: ops with the dispatcher. The functions below call them through the dispatcher, and
-// mirror torchvision.ops.batched_nms (torchvision 0.14, ops/boxes.py) with ATen calls. For tests and
-// the benchmark only; never linked into the d2x binary.
+// mirror torchvision.ops.batched_nms (torchvision 0.14, ops/boxes.py) with ATen calls. For tests
+// and the benchmark only; never linked into the d2x binary.
 #ifndef D2X_CORE_OPS_TORCHVISION_REFERENCE_H_
 #define D2X_CORE_OPS_TORCHVISION_REFERENCE_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string>
-
-#include <ATen/core/Tensor.h>
 
 #include "absl/status/status.h"
 

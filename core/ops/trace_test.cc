@@ -1,12 +1,12 @@
 // The LibTorch tracer records d2x ops as single d2x:: nodes (not the ATen ops inside the kernels),
 // and the traced graph, saved and reloaded, runs at other input sizes.
-#include <cstdlib>
-#include <map>
-#include <string>
-
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/script.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
 
 #include "core/ops/ops.h"
 
