@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <limits>
+#include <set>
 
 #include "core/modeling/anchor_generator.h"
 #include "core/modeling/box2box_transform.h"
@@ -150,6 +152,21 @@ TEST(PoolerTest, MultiLevelEqualsDirectRoiAlignPerLevel) {
   EXPECT_FALSE(RoiPooler::Create(o).ok());
 }
 
+TEST(PoolerTest, EmptyInputs) {
+  RoiPoolerOptions o;
+  o.scales = {1.0 / 4, 1.0 / 8};
+  auto pooler = RoiPooler::Create(o);
+  ASSERT_TRUE(pooler.ok());
+  std::vector<at::Tensor> features = {at::randn({2, 3, 16, 16}), at::randn({2, 3, 8, 8})};
+  at::Tensor out = pooler->Forward(features, {at::zeros({0, 4}), at::zeros({0, 4})});
+  EXPECT_EQ(out.sizes(), (at::IntArrayRef{0, 3, 7, 7}));
+  // One image without boxes next to one with.
+  out = pooler->Forward(features, {at::zeros({0, 4}), T({0, 0, 20, 20}, {1, 4})});
+  EXPECT_EQ(out.sizes(), (at::IntArrayRef{1, 3, 7, 7}));
+  EXPECT_TRUE(at::equal(out, ops::RoiAlign(features[0], T({1, 0, 0, 20, 20}, {1, 5}), 0.25, 7, 7,
+                                           0, true)));
+}
+
 TEST(FindTopRpnProposalsTest, TopkClipFilterNms) {
   // Level 0: 4 anchors, level 1: 2 anchors; one image of 50x60 (h x w).
   at::Tensor p0 = T({0, 0, 10, 10,     // score 0.9
@@ -174,6 +191,15 @@ TEST(FindTopRpnProposalsTest, TopkClipFilterNms) {
   auto clip = FindTopRpnProposals({p0.slice(1, 2, 3)}, {s0.slice(1, 2, 3)}, {{50, 60}}, 0.5, 1,
                                   1, 0.0);
   EXPECT_TRUE(at::equal(clip[0].boxes, T({0, 0, 20, 50}, {1, 4})));
+  // Everything filtered: empty proposals, not an error.
+  auto none = FindTopRpnProposals({p0}, {s0}, {{50, 60}}, 0.5, 4, 10, /*min_size=*/100.0);
+  EXPECT_EQ(none[0].boxes.sizes(), (at::IntArrayRef{0, 4}));
+  EXPECT_EQ(none[0].objectness_logits.size(0), 0);
+  // Non-finite scores are dropped (inference does not raise, unlike training).
+  at::Tensor s_nan = s0.clone();
+  s_nan[0][0] = std::numeric_limits<float>::quiet_NaN();
+  auto finite = FindTopRpnProposals({p0}, {s_nan}, {{50, 60}}, 0.5, 4, 10, 0.0);
+  EXPECT_TRUE(at::isfinite(finite[0].objectness_logits).all().item<bool>());
 }
 
 }  // namespace
