@@ -30,7 +30,7 @@ absl::StatusOr<RescaledBoxes> RescaleAndClipBoxes(const at::Tensor& boxes, int64
 
 // detector_postprocess on an Instances whose image_height/width is the size the detector saw:
 // rescales "pred_boxes" (or "proposal_boxes" when there is no "pred_boxes"), clips, keeps the
-// non-empty rows of every field, scales "pred_keypoints" x/y in place of a copy, and sets the
+// non-empty rows of every field, scales the x/y of "pred_keypoints" (on a copy), and sets the
 // result's image size to the output size. A "pred_masks" field is row-filtered but NOT pasted:
 // callers holding per-ROI masks [N, 1, M, M] must paste them with the returned boxes.
 // Errors: no box field, a field whose first dim differs from the number of boxes, bad sizes.
