@@ -55,15 +55,13 @@ std::string MatchReport::Summary() const {
       "%.6f, |score delta| %.3g",
       ok ? "OK" : "MISMATCH", num_expected, num_actual, num_matched, num_agreeing,
       100.0 * fraction, min_box_iou, max_score_delta);
-  if (min_mask_iou < 1.0 || max_keypoint_dist > 0.0) {
-    absl::StrAppendFormat(&s, ", mask IoU %.6f, keypoint dist %.4g px", min_mask_iou,
-                          max_keypoint_dist);
-  }
+  if (compared_masks) absl::StrAppendFormat(&s, ", mask IoU %.6f", min_mask_iou);
+  if (compared_keypoints) absl::StrAppendFormat(&s, ", keypoint dist %.4g px", max_keypoint_dist);
   absl::StrAppendFormat(&s, "; worst over agreeing: box IoU %.6f, |score delta| %.3g",
                         agreeing_min_box_iou, agreeing_max_score_delta);
-  if (agreeing_min_mask_iou < 1.0 || agreeing_max_keypoint_dist > 0.0) {
-    absl::StrAppendFormat(&s, ", mask IoU %.6f, keypoint dist %.4g px", agreeing_min_mask_iou,
-                          agreeing_max_keypoint_dist);
+  if (compared_masks) absl::StrAppendFormat(&s, ", mask IoU %.6f", agreeing_min_mask_iou);
+  if (compared_keypoints) {
+    absl::StrAppendFormat(&s, ", keypoint dist %.4g px", agreeing_max_keypoint_dist);
   }
   for (const std::string& p : problems) absl::StrAppend(&s, "\n  ", p);
   return s;
@@ -97,6 +95,8 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
 
   const bool with_masks = expected.masks.defined() && actual.masks.defined();
   const bool with_keypoints = expected.keypoints.defined() && actual.keypoints.defined();
+  report.compared_masks = with_masks;
+  report.compared_keypoints = with_keypoints;
 
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);

@@ -57,6 +57,8 @@ struct MatchReport {
   double agreeing_max_score_delta = 0.0;
   double agreeing_min_mask_iou = 1.0;
   double agreeing_max_keypoint_dist = 0.0;
+  bool compared_masks = false;      // both sides had masks
+  bool compared_keypoints = false;  // both sides had keypoints
   bool ok = false;
   std::vector<std::string> problems;  // one line per disagreeing or unmatched detection
 
