@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/checkpoint/c2_names.h"
+#include "core/checkpoint/pickle_text.h"
 #include "core/checkpoint/pickle_vm.h"
 #include "core/checkpoint/pth_reader.h"
 #include "core/checkpoint/tensor_builder.h"
@@ -232,9 +233,7 @@ absl::Status Assemble(const Object& root, bool is_zip, bool query_heuristics,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& input_path) {
+absl::StatusOr<Checkpoint> LoadCheckpointImpl(const std::string& input_path) {
   Checkpoint ckpt;
   bool query_heuristics = false;
   std::vector<std::string> query_other;
@@ -281,6 +280,16 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& input_path) {
                         archive != nullptr && archive->big_endian());
   D2X_RETURN_IF_ERROR(Assemble(tree->root(), archive != nullptr, query_heuristics, query_other,
                                builder, ckpt));
+  return ckpt;
+}
+
+}  // namespace
+
+absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& path) {
+  absl::StatusOr<Checkpoint> ckpt = LoadCheckpointImpl(path);
+  if (!ckpt.ok()) {  // names from the file may hold newlines: keep errors on one line
+    return absl::Status(ckpt.status().code(), pickle::OneLine(ckpt.status().message()));
+  }
   return ckpt;
 }
 

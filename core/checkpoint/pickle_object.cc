@@ -124,7 +124,7 @@ absl::Status CopyBytes(const Object& obj, char* dst, size_t n) {
   if (obj.enc == Encoding::kLatin1) {
     if (n > 0) std::memcpy(dst, obj.data.data(), n);
   } else {
-    Utf8ToLatin1(obj.data, dst);
+    Utf8ToLatin1(obj.data, dst, n);
   }
   return absl::OkStatus();
 }

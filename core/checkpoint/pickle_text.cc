@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
@@ -45,7 +49,8 @@ bool ScanLatin1Utf8(absl::string_view s, size_t* latin1_length) {
     bad |= lead & (bits5to2 | ~bit1);       // lead byte other than C2 / C3
     bad |= cont ^ ((lead << 8) | carry);  // continuation iff preceded by a lead
     carry = lead >> 56;
-    continuations += static_cast<size_t>(__builtin_popcountll(cont));
+    // Popcount of the bit-7 flags without a library call (no -mpopcnt in the baseline ISA).
+    continuations += static_cast<size_t>(((cont >> 7) * 0x0101010101010101ull) >> 56);
   };
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -94,11 +99,12 @@ absl::StatusOr<size_t> Latin1Length(absl::string_view s) {
       "text has code points above 0xFF and cannot be encoded as latin-1");
 }
 
-void Utf8ToLatin1(absl::string_view s, char* dst) {
-  // Branch-free stream compaction: every input byte computes the output byte it would start and
-  // writes it at the current output position, which only advances past non-continuation bytes.
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
+namespace {
+
+// Scalar decoder: branch-free stream compaction. Every input byte computes the output byte it
+// would start and writes it at the current output position, which only advances past
+// non-continuation bytes. Never writes at or past dst[length of the output].
+void Utf8ToLatin1Scalar(const unsigned char* p, size_t n, char* dst) {
   if (n == 0) return;
   size_t k = 0;
   for (size_t i = 0; i + 1 < n; ++i) {
@@ -111,6 +117,74 @@ void Utf8ToLatin1(absl::string_view s, char* dst) {
   }
   const unsigned last = p[n - 1];
   if ((last & 0xC0u) != 0x80u) dst[k] = static_cast<char>(last);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define D2X_HAVE_SSSE3_DECODER 1
+
+// pshufb controls that drop the continuation bytes of an 8-byte group (bit j of the index set:
+// byte j is a continuation); byte 15 holds the number of bytes kept.
+struct CompactionTable {
+  alignas(16) unsigned char control[256][16];
+  CompactionTable() {
+    for (int m = 0; m < 256; ++m) {
+      int kept = 0;
+      for (int j = 0; j < 8; ++j) {
+        if (!(m & (1 << j))) control[m][kept++] = static_cast<unsigned char>(j);
+      }
+      for (int j = kept; j < 15; ++j) control[m][j] = 0x80;
+      control[m][15] = static_cast<unsigned char>(kept);
+    }
+  }
+};
+
+// 8 input bytes per step: decode every lead byte with its successor, then compact with pshufb.
+// Returns the number of input bytes consumed (a multiple of 8); `*written` output bytes.
+__attribute__((target("ssse3"))) size_t Utf8ToLatin1Ssse3(const unsigned char* p, size_t n,
+                                                           char* dst, size_t out_len,
+                                                           size_t* written) {
+  static const CompactionTable table;
+  const __m128i low2 = _mm_set1_epi8(0x03);
+  const __m128i low6 = _mm_set1_epi8(0x3F);
+  const __m128i cont_limit = _mm_set1_epi8(-64);  // signed: 0x80..0xBF < -64 <= 0xC0..
+  const __m128i zero = _mm_setzero_si128();
+  size_t i = 0, k = 0;
+  while (i + 16 <= n && k + 16 <= out_len) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i next = _mm_srli_si128(x, 1);
+    const __m128i cont = _mm_cmplt_epi8(x, cont_limit);
+    const __m128i lead = _mm_andnot_si128(cont, _mm_cmplt_epi8(x, zero));
+    const __m128i decoded = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(x, low2), 6),
+                                         _mm_and_si128(next, low6));
+    const __m128i value = _mm_or_si128(_mm_and_si128(lead, decoded), _mm_andnot_si128(lead, x));
+    const int mask = _mm_movemask_epi8(cont) & 0xFF;
+    const __m128i control =
+        _mm_load_si128(reinterpret_cast<const __m128i*>(table.control[mask]));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + k), _mm_shuffle_epi8(value, control));
+    k += table.control[mask][15];
+    i += 8;
+  }
+  *written = k;
+  return i;
+}
+#endif
+
+}  // namespace
+
+void Utf8ToLatin1(absl::string_view s, char* dst, size_t out_len) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+#ifdef D2X_HAVE_SSSE3_DECODER
+  static const bool ssse3 = __builtin_cpu_supports("ssse3");
+  if (ssse3) {
+    size_t written = 0;
+    const size_t consumed = Utf8ToLatin1Ssse3(p, n, dst, out_len, &written);
+    p += consumed;
+    n -= consumed;
+    dst += written;
+  }
+#endif
+  Utf8ToLatin1Scalar(p, n, dst);
 }
 
 std::string Latin1ToUtf8(absl::string_view s) {
@@ -224,6 +298,23 @@ absl::StatusOr<std::string> DecodeRawUnicodeEscape(absl::string_view s) {
     if (cp > 0x10FFFF) return absl::InvalidArgumentError("\\Uxxxxxxxx out of range");
     AppendUtf8(cp, &out);
     i = next + 1 + digits;
+  }
+  return out;
+}
+
+std::string OneLine(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += '?';
+    } else {
+      out.push_back(c);
+    }
   }
   return out;
 }

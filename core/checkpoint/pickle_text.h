@@ -25,8 +25,8 @@ absl::Status ValidateUtf8(absl::string_view s);
 // cannot be encoded as latin-1).
 absl::StatusOr<size_t> Latin1Length(absl::string_view s);
 // For valid UTF-8 `s` whose code points are all <= 0xFF: writes them as bytes to `dst`, which
-// holds exactly Latin1Length(s) bytes.
-void Utf8ToLatin1(absl::string_view s, char* dst);
+// holds exactly out_len == Latin1Length(s) bytes. Uses SSSE3 where the CPU has it.
+void Utf8ToLatin1(absl::string_view s, char* dst, size_t out_len);
 // Latin-1 bytes to UTF-8 text.
 std::string Latin1ToUtf8(absl::string_view s);
 // Appends code point `cp` as (surrogate-passing) UTF-8.
@@ -37,6 +37,10 @@ void AppendUtf8(uint32_t cp, std::string* out);
 absl::StatusOr<std::string> DecodeStringLiteral(absl::string_view quoted);
 // The argument of UNICODE (raw-unicode-escape) decoded to UTF-8.
 absl::StatusOr<std::string> DecodeRawUnicodeEscape(absl::string_view s);
+
+// `s` with newlines and other control characters escaped, so that an error message quoting
+// file content stays on one line.
+std::string OneLine(absl::string_view s);
 
 // Parses a decimal integer as Python's int() does for pickle text arguments (optional sign,
 // surrounding whitespace; a trailing 'L' is removed by the caller). `overflow` is set and `*out`

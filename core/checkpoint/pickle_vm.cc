@@ -116,8 +116,9 @@ absl::StatusOr<std::unique_ptr<Unpickled>> Machine::Run() {
     const unsigned char op = static_cast<unsigned char>(data_[pos_++]);
     absl::Status s = Step(op);
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(options_.source, ": pickle offset ", at,
-                                                 " (opcode ", OpcodeName(op), "): ", s.message()));
+      return absl::Status(s.code(), OneLine(absl::StrCat(options_.source, ": pickle offset ", at,
+                                                         " (opcode ", OpcodeName(op),
+                                                         "): ", s.message())));
     }
   }
   auto out = std::make_unique<Unpickled>();

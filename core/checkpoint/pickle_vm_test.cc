@@ -491,8 +491,30 @@ TEST(PickleTextTest, Latin1Utf8Scan) {
   ASSERT_TRUE(len.ok());
   ASSERT_EQ(*len, 1000u);
   std::string out(1000, '\0');
-  Utf8ToLatin1(text, out.data());
+  Utf8ToLatin1(text, out.data(), out.size());
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(static_cast<unsigned char>(out[i]), (i * 37) & 0xFF);
+}
+
+TEST(PickleTextTest, Latin1DecoderMatchesAReferenceAtEveryLengthAndAlignment) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string expected(rng() % 200, '\0');
+    for (char& c : expected) {
+      // Mostly ASCII, mostly non-ASCII or mixed runs.
+      const unsigned r = rng();
+      c = static_cast<char>(trial % 3 == 0 ? (r & 0x7F) : trial % 3 == 1 ? (0x80 | r) : r);
+    }
+    std::string text;
+    for (unsigned char c : expected) AppendUtf8(c, &text);
+    absl::StatusOr<size_t> n = Latin1Length(text);
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, expected.size());
+    // Exactly-sized buffer with guard bytes after it: the decoder must not write past the end.
+    std::string out(expected.size() + 16, '#');
+    Utf8ToLatin1(text, out.data(), expected.size());
+    ASSERT_EQ(out.substr(0, expected.size()), expected) << "trial " << trial;
+    ASSERT_EQ(out.substr(expected.size()), std::string(16, '#')) << "trial " << trial;
+  }
 }
 
 }  // namespace

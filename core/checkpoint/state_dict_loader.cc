@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/checkpoint/pickle_text.h"
 
 namespace d2x::checkpoint {
 namespace {
@@ -113,32 +114,7 @@ std::string Preview(const std::vector<std::string>& keys, size_t max = 20) {
   return out;
 }
 
-}  // namespace
-
-std::string LoadReport::ToString() const {
-  std::string out = absl::StrCat("loaded ", loaded.size(), " tensors");
-  if (!matched_from.empty()) {
-    absl::StrAppend(&out, "\n  renamed by matching heuristics: ", matched_from.size());
-  }
-  if (!filled_default.empty()) {
-    absl::StrAppend(&out, "\n  filled with defaults (", filled_default.size(),
-                    "): ", Preview(filled_default));
-  }
-  if (!shape_mismatch_details.empty()) {
-    absl::StrAppend(&out, "\n  shape mismatch, not loaded (", shape_mismatch_details.size(),
-                    "): ", Preview(shape_mismatch_details));
-  }
-  if (!missing.empty()) {
-    absl::StrAppend(&out, "\n  missing (", missing.size(), "): ", Preview(missing));
-  }
-  if (!unexpected.empty()) {
-    absl::StrAppend(&out, "\n  unexpected, ignored (", unexpected.size(),
-                    "): ", Preview(unexpected));
-  }
-  return out;
-}
-
-absl::StatusOr<LoadReport> LoadIntoModel(const Checkpoint& ckpt, const State& model_state) {
+absl::StatusOr<LoadReport> LoadIntoModelImpl(const Checkpoint& ckpt, const State& model_state) {
   std::map<std::string, at::Tensor> model;
   for (const auto& [key, value] : model_state) {
     if (!value.defined()) {
@@ -238,6 +214,39 @@ absl::StatusOr<LoadReport> LoadIntoModel(const Checkpoint& ckpt, const State& mo
     std::string what = e.what();
     return absl::InternalError(absl::StrCat(ckpt.path, ": copying weights into the model: ",
                                             what.substr(0, what.find('\n'))));
+  }
+  return report;
+}
+
+}  // namespace
+
+std::string LoadReport::ToString() const {
+  std::string out = absl::StrCat("loaded ", loaded.size(), " tensors");
+  if (!matched_from.empty()) {
+    absl::StrAppend(&out, "\n  renamed by matching heuristics: ", matched_from.size());
+  }
+  if (!filled_default.empty()) {
+    absl::StrAppend(&out, "\n  filled with defaults (", filled_default.size(),
+                    "): ", Preview(filled_default));
+  }
+  if (!shape_mismatch_details.empty()) {
+    absl::StrAppend(&out, "\n  shape mismatch, not loaded (", shape_mismatch_details.size(),
+                    "): ", Preview(shape_mismatch_details));
+  }
+  if (!missing.empty()) {
+    absl::StrAppend(&out, "\n  missing (", missing.size(), "): ", Preview(missing));
+  }
+  if (!unexpected.empty()) {
+    absl::StrAppend(&out, "\n  unexpected, ignored (", unexpected.size(),
+                    "): ", Preview(unexpected));
+  }
+  return out;
+}
+
+absl::StatusOr<LoadReport> LoadIntoModel(const Checkpoint& ckpt, const State& model_state) {
+  absl::StatusOr<LoadReport> report = LoadIntoModelImpl(ckpt, model_state);
+  if (!report.ok()) {  // keys from the file may hold newlines: keep errors on one line
+    return absl::Status(report.status().code(), pickle::OneLine(report.status().message()));
   }
   return report;
 }
