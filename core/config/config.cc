@@ -56,6 +56,8 @@ Config Config::Defaults() {
   return Config(*defaults);
 }
 
+Config::Config() : Config(Defaults()) {}
+
 absl::StatusOr<Config> Config::FromFile(const std::string& path,
                                         const std::vector<std::string>& opts) {
   Config cfg = Defaults();

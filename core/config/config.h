@@ -45,6 +45,8 @@ class Config {
  public:
   // The complete detectron2 default config (get_cfg()).
   static Config Defaults();
+  // Same as Defaults().
+  Config();
 
   // Defaults + the file at `path` (with its _BASE_ chain) + `opts` (KEY VALUE pairs, as
   // MergeFromList). NotFound if a file is missing; InvalidArgument for bad YAML, unknown keys,

@@ -623,6 +623,15 @@ MODEL:
   EXPECT_THAT(*retina->GetFloatListList("MODEL.ANCHOR_GENERATOR.SIZES"),
               ElementsAre(ElementsAre(8, 9)));
   EXPECT_EQ(*retina->GetInt("MODEL.RETINANET.TOPK_CANDIDATES_TEST"), 10);
+  // v0 (ConverterV1's rename as well).
+  absl::StatusOr<Config> v0 =
+      Config::FromYamlString("VERSION: 0\nMODEL: {RPN_HEAD: {NAME: MyHead}, WEIGHT: w.pkl}\n");
+  ASSERT_TRUE(v0.ok()) << v0.status();
+  EXPECT_EQ(*v0->GetString("MODEL.RPN.HEAD_NAME"), "MyHead");
+  EXPECT_EQ(*v0->GetString("MODEL.WEIGHTS"), "w.pkl");
+  EXPECT_FALSE(v0->Has("MODEL.RPN_HEAD"));
+  EXPECT_EQ(v0->ToYaml(), Config::FromYamlString(
+      "MODEL: {RPN: {HEAD_NAME: MyHead}, WEIGHTS: w.pkl}\n")->ToYaml());
   // New key names are unknown in a v1 file.
   EXPECT_FALSE(Config::FromYamlString("VERSION: 1\nMODEL: {WEIGHTS: x}\n").ok());
 }
@@ -660,7 +669,8 @@ TEST(ConfigTest, GettersCheckTypesAndKeys) {
 }
 
 TEST(ConfigTest, CopiesAreIndependent) {
-  Config a = Config::Defaults();
+  Config a;
+  EXPECT_TRUE(a == Config::Defaults());
   Config b = a;
   ASSERT_TRUE(b.MergeFromList({"MODEL.DEVICE", "cpu"}).ok());
   EXPECT_EQ(*a.GetString("MODEL.DEVICE"), "cuda");

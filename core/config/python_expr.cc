@@ -15,6 +15,7 @@ namespace {
 
 constexpr int kMaxDepth = 100;            // Parser nesting.
 constexpr size_t kMaxElements = 100000;   // Values built by one evaluation.
+constexpr size_t kMaxForClauses = 16;     // Per list comprehension.
 
 // A parsed expression.
 struct Expr {
@@ -274,6 +275,7 @@ class Parser {
       if (IsName("for")) {
         e.kind = Expr::Kind::kListComp;
         while (IsName("for")) {
+          if (e.vars.size() >= kMaxForClauses) return Error("too many 'for' clauses");
           Next();
           if (Peek().kind != Token::Kind::kName || IsKeyword(Peek().text)) {
             return Error("expected a single name after 'for'");

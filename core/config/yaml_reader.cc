@@ -1,442 +1,299 @@
 #include "core/config/yaml_reader.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
 
-#include <charconv>
-#include <cmath>
 #include <exception>
-#include <limits>
+#include <map>
+#include <sstream>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "core/config/python_expr.h"
-#include "core/util/status_macros.h"
+#include "core/config/yaml_scalars.h"
 
 namespace d2x::config::internal {
 namespace {
 
-constexpr int kMaxDepth = 64;            // YAML nesting (and recursive aliases).
-constexpr size_t kMaxValues = 200000;    // Values per document (alias expansion bombs).
-constexpr const char* kYamlTag = "tag:yaml.org,2002:";
+constexpr size_t kMaxDepth = 64;         // YAML nesting.
+constexpr size_t kMaxValues = 200000;    // Values per document, aliases expanded (alias bombs).
+constexpr const char kYamlTag[] = "tag:yaml.org,2002:";
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool AllOf(absl::string_view s, absl::string_view allowed) {
-  return s.find_first_not_of(allowed) == absl::string_view::npos;
+// Thrown by the event handler to stop yaml-cpp's parser; caught in ParseYaml.
+struct BuildError {
+  absl::Status status;
+};
+
+// "tag:yaml.org,2002:str" -> "!!str"; "?" (plain) and "!" (quoted) stay.
+std::string ShortTag(const std::string& tag) {
+  const std::string prefix = kYamlTag;
+  if (tag.rfind(prefix, 0) == 0) return "!!" + tag.substr(prefix.size());
+  return tag;
 }
 
-// --- YAML 1.1 implicit resolvers, as PyYAML's resolver.py ---------------------------------------
-
-// ":[0-5]?[0-9]" groups (at least one) starting at s[i]; returns the end or npos.
-size_t MatchSexagesimalGroups(absl::string_view s, size_t i, char terminator) {
-  size_t groups = 0;
-  while (i < s.size() && s[i] == ':') {
-    ++i;
-    auto ends_group = [&](size_t j) { return j == s.size() || s[j] == ':' || s[j] == terminator; };
-    if (i + 1 < s.size() && s[i] >= '0' && s[i] <= '5' && IsDigit(s[i + 1]) && ends_group(i + 2)) {
-      i += 2;
-    } else if (i < s.size() && IsDigit(s[i]) && ends_group(i + 1)) {
-      i += 1;
-    } else {
-      return absl::string_view::npos;
-    }
-    ++groups;
-  }
-  return groups > 0 ? i : absl::string_view::npos;
+bool IsStrTag(const std::string& tag) {
+  return tag == "!" || tag == "!!str" || tag == "!!python/str" || tag == "!!python/unicode";
 }
 
-// [0-9][0-9_]* from i (first must be a digit, or [1-9] when nonzero_first); returns end or npos.
-size_t MatchDigits(absl::string_view s, size_t i, bool nonzero_first) {
-  if (i >= s.size() || !IsDigit(s[i]) || (nonzero_first && s[i] == '0')) {
-    return absl::string_view::npos;
-  }
-  ++i;
-  while (i < s.size() && (IsDigit(s[i]) || s[i] == '_')) ++i;
-  return i;
-}
-
-bool IsYamlInt(absl::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  if (s.empty()) return false;
-  if (s.size() > 2 && s.substr(0, 2) == "0b") return AllOf(s.substr(2), "01_");
-  if (s.size() > 2 && s.substr(0, 2) == "0x") return AllOf(s.substr(2), "0123456789abcdefABCDEF_");
-  if (s == "0") return true;
-  if (s[0] == '0') return AllOf(s.substr(1), "01234567_");
-  const size_t end = MatchDigits(s, 0, /*nonzero_first=*/true);
-  if (end == absl::string_view::npos) return false;
-  if (end == s.size()) return true;
-  return MatchSexagesimalGroups(s, end, '\0') == s.size();
-}
-
-// ([eE][-+][0-9]+)? at i; returns end or npos.
-size_t MatchOptionalExponent(absl::string_view s, size_t i) {
-  if (i == s.size() || (s[i] != 'e' && s[i] != 'E')) return i;
-  if (i + 2 >= s.size() || (s[i + 1] != '-' && s[i + 1] != '+') || !IsDigit(s[i + 2])) {
-    return absl::string_view::npos;
-  }
-  size_t j = i + 2;
-  while (j < s.size() && IsDigit(s[j])) ++j;
-  return j;
-}
-
-bool IsYamlFloat(absl::string_view s) {
-  if (s == ".nan" || s == ".NaN" || s == ".NAN") return true;
-  if (!s.empty() && s[0] == '.' && s.size() > 1 && AllOf(s.substr(1, 1), "0123456789_")) {
-    size_t i = 1;
-    while (i < s.size() && (IsDigit(s[i]) || s[i] == '_')) ++i;
-    return MatchOptionalExponent(s, i) == s.size();
-  }
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  if (s == ".inf" || s == ".Inf" || s == ".INF") return true;
-  size_t i = MatchDigits(s, 0, /*nonzero_first=*/false);
-  if (i == absl::string_view::npos) return false;
-  if (i < s.size() && s[i] == ':') {  // Sexagesimal: [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
-    i = MatchSexagesimalGroups(s, i, '.');
-    if (i == absl::string_view::npos || i >= s.size() || s[i] != '.') return false;
-    return AllOf(s.substr(i + 1), "0123456789_");
-  }
-  if (i >= s.size() || s[i] != '.') return false;
-  ++i;
-  while (i < s.size() && (IsDigit(s[i]) || s[i] == '_')) ++i;
-  return MatchOptionalExponent(s, i) == s.size();
-}
-
-bool IsYamlTimestamp(absl::string_view s) {
-  auto digits = [&](size_t& i, size_t min, size_t max) {
-    size_t n = 0;
-    while (i < s.size() && IsDigit(s[i]) && n < max) ++i, ++n;
-    return n >= min;
-  };
-  size_t i = 0;
-  if (!digits(i, 4, 4) || i >= s.size() || s[i++] != '-') return false;
-  const size_t month_start = i;
-  if (!digits(i, 1, 2) || i >= s.size() || s[i++] != '-') return false;
-  const size_t day_start = i;
-  if (!digits(i, 1, 2)) return false;
-  if (i == s.size()) return day_start - month_start == 3 && i - day_start == 2;  // YYYY-MM-DD
-  if (s[i] == 'T' || s[i] == 't') {
-    ++i;
-  } else if (s[i] == ' ' || s[i] == '\t') {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  } else {
-    return false;
-  }
-  if (!digits(i, 1, 2) || i >= s.size() || s[i++] != ':') return false;
-  if (!digits(i, 2, 2) || i >= s.size() || s[i++] != ':') return false;
-  if (!digits(i, 2, 2)) return false;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
-  }
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  if (i == s.size()) return true;
-  if (s[i] == 'Z') return i + 1 == s.size();
-  if (s[i] != '-' && s[i] != '+') return false;
-  ++i;
-  if (!digits(i, 1, 2)) return false;
-  if (i < s.size() && s[i] == ':') {
-    ++i;
-    if (!digits(i, 2, 2)) return false;
-  }
-  return i == s.size();
-}
-
-bool IsYamlBool(absl::string_view s, bool& value) {
-  static const char* const kTrue[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-  static const char* const kFalse[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off",
-                                       "OFF"};
-  for (const char* t : kTrue) {
-    if (s == t) return value = true;
-  }
-  for (const char* f : kFalse) {
-    if (s == f) {
-      value = false;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool IsYamlNull(absl::string_view s) {
-  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
-}
-
-// --- PyYAML constructors ------------------------------------------------------------------------
-
-absl::StatusOr<int64_t> ParseInteger(absl::string_view digits, int base, bool negative,
-                                     absl::string_view text) {
-  if (digits.empty()) return absl::InvalidArgumentError(absl::StrCat("invalid int '", text, "'"));
-  uint64_t v = 0;
-  for (char c : digits) {
-    int d = IsDigit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                                 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : 99;
-    if (d >= base) return absl::InvalidArgumentError(absl::StrCat("invalid int '", text, "'"));
-    if (v > (std::numeric_limits<uint64_t>::max() - d) / base) {
-      return absl::OutOfRangeError(absl::StrCat("int '", text, "' does not fit in 64 bits"));
-    }
-    v = v * base + d;
-  }
-  const uint64_t limit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + negative;
-  if (v > limit) return absl::OutOfRangeError(absl::StrCat("int '", text, "' does not fit in 64 bits"));
-  return negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
-}
-
-// construct_yaml_int.
-absl::StatusOr<Value> ConstructInt(const std::string& text) {
-  std::string v = absl::StrReplaceAll(text, {{"_", ""}});
-  bool negative = false;
-  if (!v.empty() && (v[0] == '-' || v[0] == '+')) {
-    negative = v[0] == '-';
-    v.erase(0, 1);
-  }
-  int64_t out = 0;
-  if (v == "0") {
-    out = 0;
-  } else if (v.rfind("0b", 0) == 0) {
-    D2X_ASSIGN_OR_RETURN(out, ParseInteger(absl::string_view(v).substr(2), 2, negative, text));
-  } else if (v.rfind("0x", 0) == 0) {
-    D2X_ASSIGN_OR_RETURN(out, ParseInteger(absl::string_view(v).substr(2), 16, negative, text));
-  } else if (!v.empty() && v[0] == '0') {
-    D2X_ASSIGN_OR_RETURN(out, ParseInteger(v, 8, negative, text));
-  } else if (v.find(':') != std::string::npos) {  // Sexagesimal.
-    std::vector<absl::string_view> parts = absl::StrSplit(v, ':');
-    __int128 total = 0, base = 1;
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-      D2X_ASSIGN_OR_RETURN(int64_t d, ParseInteger(*it, 10, false, text));
-      constexpr __int128 kMax = std::numeric_limits<int64_t>::max();
-      if (d != 0) {
-        if (base > kMax) {
-          return absl::OutOfRangeError(absl::StrCat("int '", text, "' does not fit in 64 bits"));
-        }
-        total += d * base;
-        if (total > kMax) {
-          return absl::OutOfRangeError(absl::StrCat("int '", text, "' does not fit in 64 bits"));
-        }
-      }
-      if (base <= kMax) base *= 60;
-    }
-    out = static_cast<int64_t>(negative ? -total : total);
-  } else {
-    D2X_ASSIGN_OR_RETURN(out, ParseInteger(v, 10, negative, text));
-  }
-  return Value::Int(out);
-}
-
-absl::StatusOr<double> PythonFloat(absl::string_view s, absl::string_view text) {
-  s = absl::StripAsciiWhitespace(s);
-  bool negative = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  const std::string lower = absl::AsciiStrToLower(s);
-  double v = 0;
-  if (lower == "inf" || lower == "infinity") {
-    v = std::numeric_limits<double>::infinity();
-  } else if (lower == "nan") {
-    v = std::numeric_limits<double>::quiet_NaN();
-  } else {
-    // Python's float(): digits with an optional '.', optional exponent; no hex, no "nan(...)".
-    if (s.empty() || !AllOf(s, "0123456789.eE+-")) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid float '", text, "'"));
-    }
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ptr != s.data() + s.size() || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid float '", text, "'"));
-    }
-    if (ec == std::errc::result_out_of_range) v = std::strtod(std::string(s).c_str(), nullptr);
-  }
-  return negative ? -v : v;
-}
-
-// construct_yaml_float.
-absl::StatusOr<Value> ConstructFloat(const std::string& text) {
-  std::string v = absl::AsciiStrToLower(absl::StrReplaceAll(text, {{"_", ""}}));
-  double sign = 1.0;
-  if (!v.empty() && (v[0] == '-' || v[0] == '+')) {
-    if (v[0] == '-') sign = -1.0;
-    v.erase(0, 1);
-  }
-  if (v == ".inf") return Value::Float(sign * std::numeric_limits<double>::infinity());
-  if (v == ".nan") return Value::Float(std::numeric_limits<double>::quiet_NaN());
-  if (v.find(':') != std::string::npos) {  // Sexagesimal, summed as PyYAML does.
-    std::vector<absl::string_view> parts = absl::StrSplit(v, ':');
-    double total = 0, base = 1;
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-      D2X_ASSIGN_OR_RETURN(double d, PythonFloat(*it, text));
-      total += d * base;
-      base *= 60;
-    }
-    return Value::Float(sign * total);
-  }
-  D2X_ASSIGN_OR_RETURN(double d, PythonFloat(v, text));
-  return Value::Float(sign * d);
-}
-
-absl::StatusOr<Value> ConstructBool(const std::string& text) {
-  const std::string v = absl::AsciiStrToLower(text);
-  if (v == "yes" || v == "true" || v == "on") return Value::Bool(true);
-  if (v == "no" || v == "false" || v == "off") return Value::Bool(false);
-  return absl::InvalidArgumentError(absl::StrCat("invalid bool '", text, "'"));
-}
-
-// --- yaml-cpp tree → Value -------------------------------------------------------------------
-
-class Converter {
+// Builds the Value tree from yaml-cpp's parser events (yaml-cpp's own node builder is not used:
+// it cannot bound its work, and yaml-cpp 0.7 loops forever on some malformed inputs, emitting
+// events; we stop after a number of events proportional to the input).
+class Builder : public YAML::EventHandler {
  public:
-  explicit Converter(const std::string& name) : name_(name) {}
+  Builder(const std::string& name, size_t max_events) : name_(name), max_events_(max_events) {}
 
-  absl::StatusOr<Value> Convert(const YAML::Node& n, int depth) {
-    if (depth > kMaxDepth) return Error(n, "nesting too deep (or a recursive alias)");
-    if (++count_ > kMaxValues) return Error(n, "too many values (alias expansion?)");
-    const std::string tag = n.Tag();
-    const std::string short_tag =
-        tag.rfind(kYamlTag, 0) == 0 ? "!!" + tag.substr(std::string(kYamlTag).size()) : tag;
-    switch (n.Type()) {
-      case YAML::NodeType::Null:
-        if (short_tag == "!!str" || short_tag == "!!python/str" || short_tag == "!!python/unicode") {
-          return Value::String("");
-        }
-        if (short_tag.empty() || short_tag == "?" || short_tag == "!!null" ||
-            short_tag == "!!python/none") {
-          return Value::None();
-        }
-        return Error(n, absl::StrCat("unsupported YAML tag '", tag, "' on an empty value"));
-      case YAML::NodeType::Scalar: return ConvertScalar(n, short_tag);
-      case YAML::NodeType::Sequence: return ConvertSequence(n, short_tag, depth);
-      case YAML::NodeType::Map: return ConvertMap(n, short_tag, depth);
-      case YAML::NodeType::Undefined: break;
-    }
-    return Error(n, "undefined YAML node");
+  bool has_root() const { return has_root_; }
+  Value& root() { return root_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    Bump();
+    if (++documents_ > 1) Fail(mark, "expected a single YAML document, found more");
+  }
+  void OnDocumentEnd() override { Bump(); }
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Bump();
+    if (ExpectingKey()) Fail(mark, "mapping keys must be strings, got null");
+    Emit(mark, anchor, Value::None());
   }
 
-  std::string Origin(const YAML::Node& n) const {
-    const YAML::Mark mark = n.Mark();
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Bump();
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) Fail(mark, "alias to an unknown or unfinished anchor");
+    values_ += CountValues(it->second);
+    if (values_ > kMaxValues) Fail(mark, "too many values (alias expansion?)");
+    if (ExpectingKey()) {
+      if (it->second.kind != Value::Kind::kString) Fail(mark, "mapping keys must be strings");
+      SetKey(mark, it->second.s, /*merge=*/false);
+      return;
+    }
+    Emit(mark, YAML::NullAnchor, it->second);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& text) override {
+    Bump();
+    if (ExpectingKey()) {
+      if (anchor != YAML::NullAnchor) anchors_[anchor] = Value::String(text);
+      SetKey(mark, text, /*merge=*/tag == "?" && text == "<<");
+      return;
+    }
+    Emit(mark, anchor, ConvertScalar(mark, ShortTag(tag), text));
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Start(mark, tag, anchor, /*map=*/false);
+  }
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Start(mark, tag, anchor, /*map=*/true);
+  }
+
+  void OnSequenceEnd() override {
+    Bump();
+    Frame frame = Pop();
+    Emit(frame.mark, frame.anchor, FinishSequence(frame));
+  }
+
+  void OnMapEnd() override {
+    Bump();
+    Frame frame = Pop();
+    Emit(frame.mark, frame.anchor, FinishMap(frame));
+  }
+
+ private:
+  struct Frame {
+    bool map = false;
+    std::string tag;  // Short form.
+    YAML::anchor_t anchor = YAML::NullAnchor;
+    YAML::Mark mark;
+    std::vector<Value> items;  // Sequence items, or mapping values (keys parallel).
+    std::vector<std::string> keys;
+    std::vector<bool> merge;   // Mapping: the key was a plain `<<`.
+    bool expecting_key = true;
+    std::string key;
+    YAML::Mark key_mark;
+    bool key_is_merge = false;
+  };
+
+  std::string Origin(const YAML::Mark& mark) const {
     if (mark.line < 0) return name_;
     return absl::StrCat(name_, ":", mark.line + 1);
   }
 
-  absl::Status Error(const YAML::Node& n, absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat(Origin(n), ": ", what));
+  [[noreturn]] void Fail(const YAML::Mark& mark, absl::string_view what) const {
+    throw BuildError{absl::InvalidArgumentError(absl::StrCat(Origin(mark), ": ", what))};
   }
 
- private:
-  absl::StatusOr<Value> Located(const YAML::Node& n, absl::StatusOr<Value> v) const {
-    if (!v.ok()) return Error(n, v.status().message());
-    return v;
-  }
-
-  absl::StatusOr<Value> ConvertScalar(const YAML::Node& n, const std::string& tag) {
-    const std::string& text = n.Scalar();
-    if (tag == "?") return Located(n, ResolvePlainScalar(text));
-    if (tag == "!" || tag == "!!str" || tag == "!!python/str" || tag == "!!python/unicode") {
-      return Value::String(text);
+  void Bump() {
+    if (++events_ > max_events_) {
+      throw BuildError{absl::InvalidArgumentError(
+          absl::StrCat(name_, ": YAML error: the parser did not finish (over ", max_events_,
+                       " events); the file is malformed")) };
     }
-    if (tag == "!!int" || tag == "!!python/int") return Located(n, ConstructInt(text));
-    if (tag == "!!float" || tag == "!!python/float") return Located(n, ConstructFloat(text));
-    if (tag == "!!bool" || tag == "!!python/bool") return Located(n, ConstructBool(text));
-    if (tag == "!!null" || tag == "!!python/none") return Value::None();
-    return Error(n, absl::StrCat("unsupported YAML tag '", tag, "' on a scalar"));
   }
 
-  absl::StatusOr<Value> ConvertSequence(const YAML::Node& n, const std::string& tag, int depth) {
-    std::vector<Value> items;
-    for (const YAML::Node& child : n) {
-      D2X_ASSIGN_OR_RETURN(Value v, Convert(child, depth + 1));
-      v.origin = Origin(child);
-      items.push_back(std::move(v));
+  bool ExpectingKey() const { return !stack_.empty() && stack_.back().map && stack_.back().expecting_key; }
+
+  void SetKey(const YAML::Mark& mark, const std::string& key, bool merge) {
+    Frame& f = stack_.back();
+    f.key = key;
+    f.key_mark = mark;
+    f.key_is_merge = merge;
+    f.expecting_key = false;
+  }
+
+  void Start(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, bool map) {
+    Bump();
+    if (ExpectingKey()) Fail(mark, "mapping keys must be strings");
+    if (stack_.size() >= kMaxDepth) Fail(mark, "nesting too deep");
+    Frame f;
+    f.map = map;
+    f.tag = ShortTag(tag);
+    f.anchor = anchor;
+    f.mark = mark;
+    stack_.push_back(std::move(f));
+  }
+
+  Frame Pop() {
+    if (stack_.empty()) throw BuildError{absl::InternalError(name_ + ": unbalanced YAML events")};
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    return f;
+  }
+
+  // A complete value: registered under its anchor and added to its parent (or the root).
+  void Emit(const YAML::Mark& mark, YAML::anchor_t anchor, Value v) {
+    if (++values_ > kMaxValues) Fail(mark, "too many values (alias expansion?)");
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = v;
+    if (stack_.empty()) {
+      if (has_root_) Fail(mark, "more than one top-level value");
+      root_ = std::move(v);
+      has_root_ = true;
+      return;
     }
+    Frame& f = stack_.back();
+    if (!f.map) {
+      v.origin = Origin(mark);
+      f.items.push_back(std::move(v));
+      return;
+    }
+    v.origin = Origin(f.key_mark);
+    f.keys.push_back(f.key);
+    f.merge.push_back(f.key_is_merge);
+    f.items.push_back(std::move(v));
+    f.expecting_key = true;
+  }
+
+  Value ConvertScalar(const YAML::Mark& mark, const std::string& tag, const std::string& text) {
+    absl::StatusOr<Value> v;
+    if (tag == "?") {
+      v = ResolvePlainScalar(text);
+    } else if (IsStrTag(tag)) {
+      v = Value::String(text);
+    } else if (tag == "!!int" || tag == "!!python/int") {
+      v = ConstructInt(text);
+    } else if (tag == "!!float" || tag == "!!python/float") {
+      v = ConstructFloat(text);
+    } else if (tag == "!!bool" || tag == "!!python/bool") {
+      v = ConstructBool(text);
+    } else if (tag == "!!null" || tag == "!!python/none") {
+      v = Value::None();
+    } else {
+      Fail(mark, absl::StrCat("unsupported YAML tag '", tag, "' on a scalar"));
+    }
+    if (!v.ok()) Fail(mark, v.status().message());
+    return *std::move(v);
+  }
+
+  Value FinishSequence(Frame& f) {
+    const std::string& tag = f.tag;
     if (tag == "?" || tag == "!" || tag == "!!seq" || tag == "!!python/list") {
-      return Value::List(std::move(items));
+      return Value::List(std::move(f.items));
     }
-    if (tag == "!!python/tuple") return Value::Tuple(std::move(items));
+    if (tag == "!!python/tuple") return Value::Tuple(std::move(f.items));
     if (tag == "!!python/object/apply:eval") {
-      if (items.size() != 1 || items[0].kind != Value::Kind::kString) {
-        return Error(n, "!!python/object/apply:eval needs exactly one argument, the expression "
-                        "string");
+      if (f.items.size() != 1 || f.items[0].kind != Value::Kind::kString) {
+        Fail(f.mark, "!!python/object/apply:eval needs exactly one argument, the expression string");
       }
-      absl::StatusOr<Value> v = EvalPythonExpression(items[0].s);
+      absl::StatusOr<Value> v = EvalPythonExpression(f.items[0].s);
       if (!v.ok()) {
-        return Error(n, absl::StrCat("!!python/object/apply:eval of ", Repr(items[0]), ": ",
-                                     v.status().message()));
+        Fail(f.mark, absl::StrCat("!!python/object/apply:eval of ", Repr(f.items[0]), ": ",
+                                  v.status().message()));
       }
-      return v;
+      values_ += CountValues(*v);
+      return *std::move(v);
     }
-    return Error(n, absl::StrCat("unsupported YAML tag '", tag, "' on a sequence"));
+    Fail(f.mark, absl::StrCat("unsupported YAML tag '", tag, "' on a sequence"));
   }
 
-  absl::StatusOr<Value> ConvertMap(const YAML::Node& n, const std::string& tag, int depth) {
-    if (tag != "?" && tag != "!" && tag != "!!map") {
-      return Error(n, absl::StrCat("unsupported YAML tag '", tag, "' on a mapping"));
+  // PyYAML's construct_mapping after flatten_mapping: `<<` merges first (the first of a list
+  // wins), then the explicit keys in order (a later duplicate wins).
+  Value FinishMap(Frame& f) {
+    if (f.tag != "?" && f.tag != "!" && f.tag != "!!map") {
+      Fail(f.mark, absl::StrCat("unsupported YAML tag '", f.tag, "' on a mapping"));
     }
     Value out = Value::Node();
-    std::vector<Value> merges;  // `<<` merge keys, applied first (PyYAML flatten_mapping).
-    std::vector<std::pair<std::string, Value>> entries;
-    for (const auto& kv : n) {
-      const YAML::Node& key = kv.first;
-      if (!key.IsScalar()) return Error(key, "mapping keys must be strings");
-      D2X_ASSIGN_OR_RETURN(Value v, Convert(kv.second, depth + 1));
-      v.origin = Origin(key);
-      if (key.Scalar() == "<<" && key.Tag() == "?") {
-        if (v.is_node()) {
-          merges.push_back(std::move(v));
-        } else if (v.kind == Value::Kind::kList) {
-          for (Value& m : v.items) {
-            if (!m.is_node()) return Error(key, "a << merge list must hold mappings");
-          }
-          for (auto it = v.items.rbegin(); it != v.items.rend(); ++it) merges.push_back(*it);
-        } else {
-          return Error(key, "a << merge key needs a mapping or a list of mappings");
+    std::vector<const Value*> merges;
+    for (size_t k = 0; k < f.items.size(); ++k) {
+      if (!f.merge[k]) continue;
+      const Value& v = f.items[k];
+      if (v.is_node()) {
+        merges.push_back(&v);
+      } else if (v.kind == Value::Kind::kList) {
+        for (auto it = v.items.rbegin(); it != v.items.rend(); ++it) {
+          if (!it->is_node()) Fail(f.mark, "a << merge list must hold mappings");
+          merges.push_back(&*it);
         }
-        continue;
+      } else {
+        Fail(f.mark, "a << merge key needs a mapping or a list of mappings");
       }
-      entries.emplace_back(key.Scalar(), std::move(v));
     }
-    for (const Value& m : merges) {
-      for (size_t k = 0; k < m.keys.size(); ++k) out.Set(m.keys[k], m.items[k]);
+    for (const Value* m : merges) {
+      for (size_t k = 0; k < m->keys.size(); ++k) out.Set(m->keys[k], m->items[k]);
     }
-    for (auto& [key, value] : entries) out.Set(key, std::move(value));
+    for (size_t k = 0; k < f.items.size(); ++k) {
+      if (!f.merge[k]) out.Set(f.keys[k], std::move(f.items[k]));
+    }
     return out;
   }
 
   const std::string& name_;
-  size_t count_ = 0;
+  const size_t max_events_;
+  size_t events_ = 0;
+  size_t values_ = 0;
+  int documents_ = 0;
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, Value> anchors_;
+  Value root_;
+  bool has_root_ = false;
 };
 
 }  // namespace
 
-absl::StatusOr<Value> ResolvePlainScalar(const std::string& text) {
-  bool b = false;
-  if (IsYamlBool(text, b)) return Value::Bool(b);
-  if (IsYamlFloat(text)) return ConstructFloat(text);
-  if (IsYamlInt(text)) return ConstructInt(text);
-  if (IsYamlNull(text)) return Value::None();
-  if (IsYamlTimestamp(text)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is a YAML timestamp, not a valid config value (quote it)"));
-  }
-  return Value::String(text);
-}
-
 absl::StatusOr<Value> ParseYaml(absl::string_view text, const std::string& name) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.empty()) return Value::Node();
-    if (docs.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ": expected a single YAML document, found ", docs.size()));
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    Builder builder(name, /*max_events=*/16 * (text.size() + 64));
+    while (parser.HandleNextDocument(builder)) {
     }
-    const YAML::Node& root = docs[0];
-    if (root.IsNull() && root.Tag().empty()) return Value::Node();
-    if (!root.IsMap()) {
+    if (!builder.has_root()) return Value::Node();  // No document: an empty mapping.
+    Value& root = builder.root();
+    if (root.kind == Value::Kind::kNone) return Value::Node();
+    if (!root.is_node()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(name, ": the top level of a config file must be a mapping"));
+          absl::StrCat(name, ": the top level of a config file must be a mapping, got ",
+                       KindName(root.kind)));
     }
-    Converter converter(name);
-    return converter.Convert(root, 0);
+    return std::move(root);
+  } catch (const BuildError& e) {
+    return e.status;
   } catch (const YAML::Exception& e) {
     if (e.mark.line >= 0) {
       return absl::InvalidArgumentError(absl::StrCat(name, ":", e.mark.line + 1, ":",
@@ -445,8 +302,6 @@ absl::StatusOr<Value> ParseYaml(absl::string_view text, const std::string& name)
     return absl::InvalidArgumentError(absl::StrCat(name, ": YAML error: ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": YAML error: ", e.what()));
-  } catch (...) {
-    return absl::InternalError(absl::StrCat(name, ": unknown error while parsing YAML"));
   }
 }
 

@@ -8,7 +8,9 @@
 //   float,bool,none} and !!python/object/apply:eval ["<expression>"] (see python_expr.h); any
 //   other tag is an error, so nothing is ever executed;
 // * aliases are expanded, `<<` merge keys are honoured, later duplicate keys win;
-// * timestamps, non-string keys and multiple documents are errors.
+// * timestamps, non-string keys and multiple documents are errors;
+// * work is bounded: nesting depth, values after alias expansion, and parser events (yaml-cpp 0.7
+//   loops forever on some malformed inputs).
 //
 // Internal to //core/config:config.
 #ifndef D2X_CORE_CONFIG_YAML_READER_H_
@@ -25,10 +27,6 @@ namespace d2x::config::internal {
 // The document's top-level mapping as a kNode (empty for an empty document). `name` (a file
 // path) prefixes every message and the origin of each value ("name:line").
 absl::StatusOr<Value> ParseYaml(absl::string_view text, const std::string& name);
-
-// PyYAML's typing of a plain (unquoted, untagged) scalar; an error for timestamps or ints beyond
-// 64 bits.
-absl::StatusOr<Value> ResolvePlainScalar(const std::string& text);
 
 }  // namespace d2x::config::internal
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/config/yaml_reader.h"
+#include "core/config/yaml_scalars.h"
 
 namespace d2x::config::internal {
 namespace {
