@@ -36,6 +36,7 @@ int RunPlugins(CommandContext& context);
 int RunDoctor(CommandContext& context);
 int RunInspect(CommandContext& context);
 int RunRun(CommandContext& context);
+int RunBench(CommandContext& context);
 
 }  // namespace d2x::tool
 

@@ -21,6 +21,12 @@ const std::vector<Command>& Commands() {
        "[--draw out.png] [--opts KEY VALUE ...]",
        {"config", "weights", "input", "output", "draw", "draw_min_score", "coco_category_ids"},
        &RunRun},
+      {"bench",
+       "Time eager inference: one warm-up, then median / p90 latency and peak memory.",
+       "--config FILE [--weights FILE|random] [--size HxW] [--iters N] [--batch N] "
+       "[--opts KEY VALUE ...]",
+       {"config", "weights", "size", "iters", "batch"},
+       &RunBench},
   };
   return *commands;
 }

@@ -1,0 +1,115 @@
+// `d2x bench`: latency and peak memory of eager inference (and, later, of artifacts).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/pipeline/inputs.h"
+#include "core/pipeline/model_loader.h"
+#include "glog/logging.h"
+#include "tools/d2x/command.h"
+#include "tools/d2x/flags.h"
+#include "tools/d2x/table.h"
+
+ABSL_FLAG(std::string, size, "800x1088", "Input size HxW of the random benchmark image.");
+ABSL_FLAG(int, iters, 3, "Timed iterations (after one warm-up run).");
+ABSL_FLAG(int, batch, 1, "Images per forward.");
+
+namespace d2x::tool {
+namespace {
+
+int64_t PeakRssKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      int64_t kib = 0;
+      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> ParseSize(const std::string& text) {
+  std::vector<std::string> hw = absl::StrSplit(text, 'x');
+  int64_t h = 0, w = 0;
+  if (hw.size() != 2 || !absl::SimpleAtoi(hw[0], &h) || !absl::SimpleAtoi(hw[1], &w) || h <= 0 ||
+      w <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--size '", text, "': expected HxW, e.g. 800x1088"));
+  }
+  return std::make_pair(h, w);
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", s);
+  return buf;
+}
+
+absl::Status Bench(CommandContext& context) {
+  if (absl::GetFlag(FLAGS_config).empty()) return absl::InvalidArgumentError("--config is required");
+  absl::StatusOr<std::pair<int64_t, int64_t>> size = ParseSize(absl::GetFlag(FLAGS_size));
+  if (!size.ok()) return size.status();
+  const int iters = std::max(1, absl::GetFlag(FLAGS_iters));
+  const int batch = std::max(1, absl::GetFlag(FLAGS_batch));
+
+  pipeline::ModelSpec spec{absl::GetFlag(FLAGS_config), context.opts, absl::GetFlag(FLAGS_weights)};
+  absl::StatusOr<pipeline::LoadedModel> loaded = pipeline::LoadModel(*context.registry, spec);
+  if (!loaded.ok()) return loaded.status();
+
+  at::manual_seed(0);
+  std::vector<ImageInput> inputs;
+  for (int b = 0; b < batch; ++b) {
+    at::Tensor image = at::randint(0, 256, {3, size->first, size->second}, at::kByte);
+    absl::StatusOr<ImageInput> input = pipeline::PrepareImage(loaded->config, image);
+    if (!input.ok()) return input.status();
+    inputs.push_back(*input);
+  }
+  std::vector<double> times;
+  int64_t detections = 0;
+  c10::InferenceMode guard;
+  for (int i = 0; i <= iters; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::vector<ImageResult>> results = loaded->model->Inference(inputs);
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!results.ok()) return results.status();
+    detections = (*results)[0].instances.size();
+    LOG(INFO) << (i == 0 ? "warm-up" : absl::StrCat("iteration ", i)) << ": " << t << " s";
+    if (i > 0) times.push_back(t);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  const double p90 = times[std::min(times.size() - 1, static_cast<size_t>(0.9 * times.size()))];
+  Table table({"MODEL", "RUNTIME", "SIZE", "BATCH", "THREADS", "ITERS", "MEDIAN_S", "P90_S",
+               "DETECTIONS", "PEAK_RSS_MIB"});
+  table.AddRow({loaded->model->meta_architecture(), "eager", absl::GetFlag(FLAGS_size),
+                std::to_string(batch), std::to_string(at::get_num_threads()),
+                std::to_string(iters), Seconds(median), Seconds(p90), std::to_string(detections),
+                std::to_string(PeakRssKiB() / 1024)});
+  std::fputs(table.ToString().c_str(), stdout);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunBench(CommandContext& context) {
+  absl::Status status = Bench(context);
+  if (!status.ok()) {
+    std::fprintf(stderr, "d2x bench: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace d2x::tool
