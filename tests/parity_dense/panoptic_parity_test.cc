@@ -24,6 +24,8 @@
 #include "plugins/arch/panoptic_fpn/panoptic_config.h"
 #include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
 #include "plugins/arch/panoptic_fpn/sem_seg_head.h"
+#include "plugins/arch/rcnn/mask_head.h"
+#include "core/structures/postprocess.h"
 #include "tests/parity/detection_match.h"
 #include "tests/parity/parity_util.h"
 #include "tests/parity_dense/dense_fixture_model.h"
@@ -282,15 +284,19 @@ TEST(PanopticBatchTest, SamePaddedSizeBatchEqualsOneByOne) {
 }
 
 // The fixtures' two inputs in one batch (both padded to 256x320). The 256x320 image is unchanged
-// by batching. (The 200x296 one sees 32 more rows of zero input than alone — real input to the
-// backbone in detectron2's batched semantics — so its outputs are compared stage-wise in
-// the RetinaNet test instead; here its result is printed.)
+// by batching. The 200x296 one sees 32 more rows of zero input than alone — real input to the
+// backbone in detectron2's batched semantics (not conv padding) — so it must equal the same
+// computation done alone on its normalized image zero-padded to 256x320: backbone on the canvas,
+// RPN / ROI heads / detector_postprocess / mask pasting with the 200x296 image size, semantic head
+// cropped to 200x296, combine.
 TEST(PanopticBatchTest, FixturePairBatch) {
+  panoptic_fpn::PanopticFpn& model = Model();
   std::vector<ImageInput> batch = {Input("256x320"), Input("200x296")};
-  absl::StatusOr<std::vector<ImageResult>> batched = Model().Inference(batch);
+  panoptic_fpn::PanopticStages stages;
+  absl::StatusOr<std::vector<ImageResult>> batched = model.InferenceWithStages(batch, &stages);
   ASSERT_TRUE(batched.ok()) << batched.status();
   ASSERT_EQ(batched->size(), 2u);
-  absl::StatusOr<std::vector<ImageResult>> single0 = Model().Inference({batch[0]});
+  absl::StatusOr<std::vector<ImageResult>> single0 = model.Inference({batch[0]});
   ASSERT_TRUE(single0.ok()) << single0.status();
   ExpectSameResult((*single0)[0], (*batched)[0], "panoptic_fpn fixture pair image 0 batched vs alone");
   PanopticMatch m0 =
@@ -300,12 +306,90 @@ TEST(PanopticBatchTest, FixturePairBatch) {
   EXPECT_GE(m0.pixel_agreement, kMinPixelAgreement) << m0.Summary();
   EXPECT_TRUE(m0.segments_ok) << m0.Summary();
 
-  absl::StatusOr<std::vector<ImageResult>> single1 = Model().Inference({batch[1]});
-  ASSERT_TRUE(single1.ok()) << single1.status();
-  PanopticMatch m1 = MatchPanoptic((*single1)[0].panoptic_seg, (*single1)[0].segments_info,
-                                   (*batched)[1].panoptic_seg, (*batched)[1].segments_info);
-  std::cout << "panoptic_fpn fixture pair image 1 batched vs alone (not asserted): "
-            << m1.Summary() << "\n";
+  // Image 1 alone on a 256x320 canvas.
+  at::NoGradGuard no_grad;
+  rcnn::GeneralizedRcnn& rcnn = model.rcnn();
+  absl::StatusOr<structures::ImageList> images = rcnn.Preprocess({batch[1]});
+  ASSERT_TRUE(images.ok()) << images.status();
+  at::Tensor canvas = at::zeros({1, 3, 256, 320}, images->tensor.options());
+  canvas.slice(2, 0, images->tensor.size(2)).slice(3, 0, images->tensor.size(3))
+      .copy_(images->tensor);
+  modeling::FeatureMap features = rcnn.backbone().Forward(canvas);
+  for (const char* p : {"p2", "p3", "p4", "p5", "p6"}) {
+    ExpectScaledClose(std::string("image 1 batched vs alone on canvas: features.") + p,
+                      stages.rcnn.features.at(p).slice(0, 1, 2), features.at(p), kRelTol);
+  }
+  const structures::ImageSize size{200, 296};
+  std::vector<modeling::Proposals> proposals = rcnn.proposal_generator().Forward({size}, features);
+  std::vector<rcnn::RoiHeadsResult> raw =
+      rcnn.roi_heads().Inference(features, {proposals[0].boxes}, {{200, 296}});
+  Instances instances;
+  instances.image_height = 200;
+  instances.image_width = 296;
+  instances.fields["pred_boxes"] = raw[0].boxes;
+  instances.fields["scores"] = raw[0].scores;
+  instances.fields["pred_classes"] = raw[0].classes;
+  instances.fields["pred_masks"] = raw[0].mask_probs;
+  absl::StatusOr<Instances> post = structures::DetectorPostprocess(instances, 200, 296);
+  ASSERT_TRUE(post.ok()) << post.status();
+  post->fields["pred_masks"] =
+      rcnn::PasteMasksInImage(post->fields.at("pred_masks").select(1, 0),
+                              post->fields.at("pred_boxes"), 200, 296,
+                              rcnn.options().mask_threshold);
+  ImageResult expected1;
+  expected1.instances = *post;
+  expected1.sem_seg = panoptic_fpn::SemSegPostprocess(
+      model.sem_seg_head().Forward(features)[0], 200, 296, 200, 296);
+  panoptic_fpn::PanopticOutput panoptic = panoptic_fpn::CombineSemanticAndInstanceOutputs(
+      post->fields.at("scores"), post->fields.at("pred_classes"), post->fields.at("pred_masks"),
+      expected1.sem_seg.argmax(0), model.options().combine);
+  expected1.panoptic_seg = panoptic.panoptic_seg;
+  expected1.segments_info = panoptic.segments_info;
+  ExpectScaledClose("image 1 batched vs alone on canvas: sem_seg", (*batched)[1].sem_seg,
+                    expected1.sem_seg, kRelTol);
+  ExpectSameResult(expected1, (*batched)[1],
+                   "panoptic_fpn fixture pair image 1 batched vs alone on a 256x320 canvas");
+}
+
+// A requested output size (ImageInput height/width): instances, sem_seg and the panoptic map come
+// out at that size (detector_postprocess, sem_seg_postprocess).
+TEST(PanopticOutputSizeTest, OutputSize) {
+  ImageInput input = Input("200x296");
+  absl::StatusOr<std::vector<ImageResult>> base = Model().Inference({input});
+  ASSERT_TRUE(base.ok()) << base.status();
+  input.height = 400;
+  input.width = 592;
+  absl::StatusOr<std::vector<ImageResult>> scaled = Model().Inference({input});
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  const ImageResult& b = (*base)[0];
+  const ImageResult& s = (*scaled)[0];
+  EXPECT_EQ(s.instances.image_height, 400);
+  EXPECT_EQ(s.instances.image_width, 592);
+  EXPECT_EQ(s.instances.fields.at("pred_masks").sizes(), at::IntArrayRef({100, 400, 592}));
+  EXPECT_EQ(s.sem_seg.sizes(), at::IntArrayRef({54, 400, 592}));
+  EXPECT_EQ(s.panoptic_seg.sizes(), at::IntArrayRef({400, 592}));
+  EXPECT_TRUE(at::equal(b.instances.fields.at("pred_boxes") * 2, s.instances.fields.at("pred_boxes")));
+  // STUFF_AREA_LIMIT counts output pixels, so at 2x (4x the area) every stuff segment of the 1x
+  // result is still there (more may pass the limit, as in detectron2).
+  std::set<int64_t> scaled_stuff;
+  for (const PanopticSegment& seg : s.segments_info) {
+    if (!seg.isthing) scaled_stuff.insert(seg.category_id);
+  }
+  for (const PanopticSegment& seg : b.segments_info) {
+    if (!seg.isthing) EXPECT_TRUE(scaled_stuff.count(seg.category_id)) << seg.category_id;
+  }
+  std::cout << "panoptic_fpn 200x296 at 400x592: " << s.segments_info.size() << " segments (1x: "
+            << b.segments_info.size() << ")\n";
+  // sem_seg_postprocess: at 1x the resize is the identity, so the 2x logits are the bilinear
+  // (align_corners=False) resize of the 1x logits.
+  at::Tensor expected_sem_seg = at::upsample_bilinear2d(b.sem_seg.unsqueeze(0), {400, 592},
+                                                        /*align_corners=*/false, c10::nullopt,
+                                                        c10::nullopt)[0];
+  EXPECT_TRUE(at::equal(s.sem_seg, expected_sem_seg));
+  at::Tensor up = b.panoptic_seg.repeat_interleave(2, 0).repeat_interleave(2, 1);
+  std::cout << "panoptic_fpn 200x296 at 400x592: nearest-upsampled 1x map agrees (ids matched) on "
+            << MatchPanoptic(up, b.segments_info, s.panoptic_seg, s.segments_info).pixel_agreement
+            << " of the pixels (masks pasted at 2x, a new stuff segment)\n";
 }
 
 TEST(PanopticStateDictTest, DetectronNames) {

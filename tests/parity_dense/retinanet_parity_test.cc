@@ -293,6 +293,26 @@ TEST(RetinaNetBatchTest, FixturePairBatch) {
   if (!tie_decided) EXPECT_TRUE(r1.ok) << r1.Summary();
 }
 
+// A requested output size (ImageInput height/width) rescales the boxes as detector_postprocess
+// does: twice the size gives exactly twice the boxes (scaling by 2 and clipping commute exactly).
+TEST(RetinaNetOutputSizeTest, OutputSizeRescales) {
+  ImageInput input = Input("200x296");
+  absl::StatusOr<std::vector<ImageResult>> base = Model().Inference({input});
+  ASSERT_TRUE(base.ok()) << base.status();
+  input.height = 400;
+  input.width = 592;
+  absl::StatusOr<std::vector<ImageResult>> scaled = Model().Inference({input});
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  const Instances& b = (*base)[0].instances;
+  const Instances& s = (*scaled)[0].instances;
+  EXPECT_EQ(s.image_height, 400);
+  EXPECT_EQ(s.image_width, 592);
+  ASSERT_EQ(b.size(), s.size());
+  EXPECT_TRUE(at::equal(b.fields.at("pred_boxes") * 2, s.fields.at("pred_boxes")));
+  EXPECT_TRUE(at::equal(b.fields.at("scores"), s.fields.at("scores")));
+  EXPECT_TRUE(at::equal(b.fields.at("pred_classes"), s.fields.at("pred_classes")));
+}
+
 // The parameter names and shapes are exactly the checkpoint's (checked by loading: no missing,
 // unexpected or mis-shaped key), and the head's names follow detectron2.
 TEST(RetinaNetStateDictTest, DetectronNames) {
