@@ -12,9 +12,10 @@
 namespace d2x::parity {
 
 absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> BuildFixtureModel(
-    const std::string& arch, const std::string& weights) {
+    const std::string& arch, const std::string& weights,
+    const std::vector<std::string>& config_overrides) {
   D2X_ASSIGN_OR_RETURN(std::string config_path, testing::FixturePath(arch, "config.yaml"));
-  D2X_ASSIGN_OR_RETURN(config::Config cfg, config::Config::FromFile(config_path));
+  D2X_ASSIGN_OR_RETURN(config::Config cfg, config::Config::FromFile(config_path, config_overrides));
   D2X_ASSIGN_OR_RETURN(rcnn::GeneralizedRcnnOptions options,
                        rcnn::ReadGeneralizedRcnnOptions(cfg));
   D2X_ASSIGN_OR_RETURN(std::unique_ptr<rcnn::GeneralizedRcnn> model,

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
@@ -13,9 +14,10 @@
 namespace d2x::parity {
 
 // <fixtures>/<arch>/config.yaml -> GeneralizedRcnn with <fixtures>/<arch>/<weights> loaded
-// (missing / unexpected / mis-shaped keys are errors).
+// (missing keys are errors). `config_overrides`: KEY VALUE pairs merged into the config.
 absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> BuildFixtureModel(
-    const std::string& arch, const std::string& weights = "model_final.pth");
+    const std::string& arch, const std::string& weights = "model_final.pth",
+    const std::vector<std::string>& config_overrides = {});
 
 // <fixtures>/<arch>/input_<key>.png as uint8 [3, H, W] BGR.
 absl::StatusOr<at::Tensor> ReadFixtureImage(const std::string& arch, const std::string& key);
