@@ -104,6 +104,39 @@ TEST(CheckpointTest, ArchitectureSpecificWeights) {
   }
 }
 
+// The weights' output sizes agree with the tensors the fixture manifests list (detectron2's
+// intermediate outputs computed with these very weights).
+TEST(CheckpointTest, ShapesAgreeWithFixtureManifests) {
+  auto manifest_shape = [](const std::string& arch, const std::string& name) {
+    absl::StatusOr<at::Tensor> t = testing::LoadFixtureTensor(arch, name);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? t->sizes().vec() : std::vector<int64_t>{};
+  };
+  for (const char* arch : {"faster_rcnn", "mask_rcnn", "keypoint_rcnn", "panoptic_fpn"}) {
+    SCOPED_TRACE(arch);
+    auto t = AsMap(MustLoad(arch, "model_final.pth"));
+    // box_head.scores [R, K + 1] / box_head.deltas [R, 4K] come out of the box predictor.
+    EXPECT_EQ(manifest_shape(arch, "256x320.box_head.scores")[1],
+              t["roi_heads.box_predictor.cls_score.weight"].size(0));
+    EXPECT_EQ(manifest_shape(arch, "256x320.box_head.deltas")[1],
+              t["roi_heads.box_predictor.bbox_pred.weight"].size(0));
+    // features.p2 [1, C, H, W] comes out of fpn_output2.
+    EXPECT_EQ(manifest_shape(arch, "256x320.features.p2")[1],
+              t["backbone.fpn_output2.weight"].size(0));
+  }
+  auto kp = AsMap(MustLoad("keypoint_rcnn", "model_final.pth"));
+  EXPECT_EQ(manifest_shape("keypoint_rcnn", "256x320.pred_keypoints")[1],
+            kp["roi_heads.keypoint_head.score_lowres.weight"].size(1));  // ConvTranspose: [in, out]
+  auto retina = AsMap(MustLoad("retinanet", "model_final.pth"));
+  EXPECT_EQ(manifest_shape("retinanet", "256x320.head.cls_logits.0")[1],
+            retina["head.cls_score.weight"].size(0));
+  EXPECT_EQ(manifest_shape("retinanet", "256x320.features.p6")[1],
+            retina["backbone.top_block.p6.weight"].size(0));
+  auto panoptic = AsMap(MustLoad("panoptic_fpn", "model_final.pth"));
+  EXPECT_EQ(manifest_shape("panoptic_fpn", "200x296.sem_seg")[0],
+            panoptic["sem_seg_head.predictor.weight"].size(0));
+}
+
 TEST(CheckpointTest, ModelZooPklIsBitIdenticalToPth) {
   Checkpoint pth = MustLoad("mask_rcnn", "model_final.pth");
   Checkpoint pkl = MustLoad("mask_rcnn", "model_zoo.pkl");

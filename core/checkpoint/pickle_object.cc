@@ -216,6 +216,24 @@ std::string Describe(const Object& obj, int max_depth) {
   return "?";
 }
 
+// A tuple of non-negative ints (sizes, strides, shapes).
+absl::StatusOr<std::vector<int64_t>> IntTuple(const Object& tuple, const char* what) {
+  const Object* o = &tuple;
+  if (!o->is(Kind::kTuple) && !o->is(Kind::kList)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " must be a tuple of ints, got ", KindName(o->kind)));
+  }
+  std::vector<int64_t> out;
+  out.reserve(o->items.size());
+  for (const Object* item : o->items) {
+    if (!(item->is(Kind::kInt) || item->is(Kind::kBool)) || (item->is(Kind::kInt) && item->i < 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " must hold non-negative ints, got ", Describe(*item)));
+    }
+    out.push_back(item->is(Kind::kBool) ? (item->b ? 1 : 0) : item->i);
+  }
+  return out;
+}
+
 DType DTypeFromNumpySpec(absl::string_view spec, int* itemsize) {
   *itemsize = 0;
   if (!spec.empty() && (spec[0] == '<' || spec[0] == '>' || spec[0] == '|' || spec[0] == '=')) {

@@ -220,6 +220,10 @@ const Object* DictGet(const Object& dict, absl::string_view key);
 // A short, depth-bounded human-readable rendering ("<dict of 3>", "'text'", "12", ...).
 std::string Describe(const Object& obj, int max_depth = 1);
 
+// The values of a tuple (or list) of non-negative ints (sizes, strides, shapes); `what` names it
+// in errors.
+absl::StatusOr<std::vector<int64_t>> IntTuple(const Object& tuple, const char* what);
+
 // numpy type string ("f4", "<i8", "b1", ...) to DType; kUnsupported if not a plain numeric type.
 DType DTypeFromNumpySpec(absl::string_view spec, int* itemsize);
 

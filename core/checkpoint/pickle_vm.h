@@ -56,9 +56,6 @@ class Unpickled {
 absl::StatusOr<std::unique_ptr<Unpickled>> Unpickle(absl::string_view data,
                                                     const UnpickleOptions& options);
 
-// Name of a pickle opcode ("BINUNICODE"), or "0xNN" for bytes that are not opcodes.
-std::string OpcodeName(unsigned char op);
-
 }  // namespace d2x::checkpoint::pickle
 
 #endif  // D2X_CORE_CHECKPOINT_PICKLE_VM_H_

@@ -4,8 +4,8 @@
 #
 #   core/checkpoint/run_fuzzer.sh [seconds]     (default 60)
 #
-# Only the torch-free unpickler core is fuzzed (pickle_vm, pickle_globals, pickle_object,
-# pickle_text): tensor materialization is a separate layer. Work files go to $TEST_TMPDIR (under
+# Only the torch-free unpickler core is fuzzed (pickle_vm, pickle_globals, pickle_numpy,
+# pickle_object, pickle_opcodes, pickle_text): tensor materialization is a separate layer. Work files go to $TEST_TMPDIR (under
 # bazel: //core/checkpoint:unpickler_fuzz_test) or /tmp/d2x_unpickler_fuzzer; crashes are saved
 # there as crash-* files and make the script fail.
 set -euo pipefail
@@ -23,12 +23,18 @@ for lib in /usr/lib/x86_64-linux-gnu/libabsl_*.so; do
 done
 
 echo "compiling the fuzzer into ${work} ..."
-clang++ -std=c++17 -O1 -g -fno-omit-frame-pointer \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"${root}" \
-  "${here}/pickle_globals.cc" "${here}/pickle_object.cc" "${here}/pickle_text.cc" \
-  "${here}/pickle_vm.cc" "${here}/unpickler_fuzzer.cc" \
-  -o "${work}/unpickler_fuzzer" "${absl_libs[@]}"
+flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=undefined -I"${root}")
+objects=()
+pids=()
+for src in pickle_globals pickle_numpy pickle_object pickle_opcodes pickle_text pickle_vm \
+           unpickler_fuzzer; do
+  clang++ "${flags[@]}" -c "${here}/${src}.cc" -o "${work}/${src}.o" &
+  pids+=("$!")
+  objects+=("${work}/${src}.o")
+done
+for pid in "${pids[@]}"; do wait "${pid}"; done
+clang++ "${flags[@]}" "${objects[@]}" -o "${work}/unpickler_fuzzer" "${absl_libs[@]}"
 
 echo "fuzzing for ${seconds} s ..."
 cd "${work}"

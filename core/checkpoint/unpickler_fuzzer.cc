@@ -1,5 +1,6 @@
-// libFuzzer target for the torch-free unpickler core (pickle_vm + pickle_globals + pickle_object +
-// pickle_text). Built and run by run_fuzzer.sh (clang, -fsanitize=fuzzer,address,undefined).
+// libFuzzer target for the torch-free unpickler core (pickle_vm, pickle_globals, pickle_numpy,
+// pickle_object, pickle_opcodes, pickle_text). Built and run by run_fuzzer.sh (clang,
+// -fsanitize=fuzzer,address,undefined).
 //
 // Each input is unpickled twice (as a plain pickle and as a torch zip's data.pkl, which enables
 // persistent ids), and a successful result is walked the way the checkpoint layer uses it: dict
