@@ -13,8 +13,9 @@
 //   errors.
 // * Every string value is decoded with Python's ast.literal_eval rules ("(64, 64)" → tuple,
 //   "0.5" → float, "True" → bool, "res4" stays a string). Merged values must keep the type of the
-//   value they replace (list ↔ tuple converts, None replaces anything and is replaced by
-//   anything); unknown keys are errors with a "did you mean" suggestion.
+//   value they replace, as yacs checks it: list ↔ tuple converts, None replaces and is replaced
+//   by any non-node value, nothing else is coerced (an int does not replace a float, "true" is
+//   not a bool). Unknown keys are errors with a "did you mean" suggestion.
 // * v0/v1 files (detectron2's old key names) are upgraded as detectron2's config/compat.py does.
 // * Merges are atomic here: on error the Config is unchanged (yacs may leave a partial merge).
 //

@@ -49,16 +49,23 @@ cxxflags=(-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer -I "$root" -
 sources=(config defaults loader merge python_expr python_tokens value yaml_reader yaml_scalars
          yaml_writer)
 start=$SECONDS
+jobs_max="$(nproc 2>/dev/null || echo 2)"
 pids=()
-for s in "${sources[@]}"; do
+for s in "${sources[@]}" config_fuzzer; do
+  while (( $(jobs -rp | wc -l) >= jobs_max )); do wait -n || true; done
   "$CXX" "${cxxflags[@]}" "${sanitize[@]}" -fsanitize=fuzzer-no-link \
     -c "$root/core/config/$s.cc" -o "$work/obj/$s.o" &
   pids+=($!)
 done
-"$CXX" "${cxxflags[@]}" "${sanitize[@]}" -fsanitize=fuzzer-no-link \
-  -c "$root/core/config/config_fuzzer.cc" -o "$work/obj/config_fuzzer.o" &
-pids+=($!)
-for p in "${pids[@]}"; do wait "$p"; done
+for p in "${pids[@]}"; do
+  wait "$p" 2>/dev/null || true
+done
+for s in "${sources[@]}" config_fuzzer; do
+  if [[ ! -s "$work/obj/$s.o" ]]; then
+    echo "FAIL: could not compile core/config/$s.cc with $CXX" >&2
+    exit 1
+  fi
+done
 "$CXX" "${sanitize[@]}" -fsanitize=fuzzer "$work"/obj/*.o -o "$work/config_fuzzer" \
   -lyaml-cpp -labsl_status -labsl_statusor -labsl_strings -labsl_str_format_internal \
   -labsl_int128 -labsl_raw_logging_internal -labsl_throw_delegate
