@@ -46,8 +46,8 @@ CXX="${CXX:-clang++}"
 sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 cxxflags=(-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer -I "$root" -w)
 
-sources=(config defaults loader merge python_expr python_tokens value yaml_reader yaml_scalars
-         yaml_writer)
+sources=(config defaults loader merge python_expr python_parser python_tokens value yaml_reader
+         yaml_scalars yaml_writer)
 start=$SECONDS
 jobs_max="$(nproc 2>/dev/null || echo 2)"
 pids=()
