@@ -21,4 +21,4 @@ demo: build
 	$(D2X) doctor
 
 test: setup
-	$(BAZEL) test --test_env=D2X_FIXTURES_DIR --test_env=CI //...
+	bash tools/run_tests.sh
