@@ -28,19 +28,25 @@ constexpr double kPredictorRelTol = 1e-4;
 // Per-ROI mask probabilities from detectron2's own features + boxes.
 constexpr double kMaskProbAtol = 1e-4;
 
-rcnn::GeneralizedRcnn& Model(const std::string& arch) {
+// The fixture model of `arch`, built once per test binary; null (with a test failure) on error.
+rcnn::GeneralizedRcnn* Model(const std::string& arch) {
   static auto* models = new std::map<std::string, std::unique_ptr<rcnn::GeneralizedRcnn>>();
   auto it = models->find(arch);
   if (it == models->end()) {
     absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> model = BuildFixtureModel(arch);
     if (!model.ok()) {
       ADD_FAILURE() << arch << ": " << model.status();
-      std::abort();
+      return nullptr;
     }
     it = models->emplace(arch, *std::move(model)).first;
   }
-  return *it->second;
+  return it->second.get();
 }
+
+#define D2X_FIXTURE_MODEL(var, arch)            \
+  rcnn::GeneralizedRcnn* var##_ptr = Model(arch); \
+  ASSERT_NE(var##_ptr, nullptr);                  \
+  rcnn::GeneralizedRcnn& var = *var##_ptr
 
 ImageInput Input(const std::string& arch, const std::string& key) {
   absl::StatusOr<at::Tensor> image = ReadFixtureImage(arch, key);
@@ -84,7 +90,7 @@ class RcnnParityTest : public ::testing::TestWithParam<std::tuple<std::string, s
 
 // Preprocessing, backbone features and RPN proposals from the input image.
 TEST_P(RcnnParityTest, PreprocessFeaturesProposals) {
-  rcnn::GeneralizedRcnn& model = Model(arch());
+  D2X_FIXTURE_MODEL(model, arch());
   rcnn::RcnnStages stages;
   absl::StatusOr<std::vector<ImageResult>> results =
       model.InferenceWithStages({Input(arch(), key())}, &stages);
@@ -112,7 +118,7 @@ TEST_P(RcnnParityTest, PreprocessFeaturesProposals) {
 
 // The box predictor on detectron2's features and proposals.
 TEST_P(RcnnParityTest, BoxPredictorOnFixtureProposals) {
-  rcnn::GeneralizedRcnn& model = Model(arch());
+  D2X_FIXTURE_MODEL(model, arch());
   at::NoGradGuard no_grad;
   rcnn::FastRcnnOutputLayers::Predictions predictions = model.roi_heads().ForwardBoxPredictions(
       FixtureFeatures(arch(), key()), {Fixture(arch(), key() + ".proposals.boxes")});
@@ -126,7 +132,7 @@ TEST_P(RcnnParityTest, BoxPredictorOnFixtureProposals) {
 // The ROI heads (box inference, then mask / keypoint branches) on detectron2's features and
 // proposals, postprocessed like the model does, vs detectron2's final detections.
 TEST_P(RcnnParityTest, RoiHeadsOnFixtureProposals) {
-  rcnn::GeneralizedRcnn& model = Model(arch());
+  D2X_FIXTURE_MODEL(model, arch());
   at::NoGradGuard no_grad;
   const auto size = ImageSizeOf(key());
   std::vector<rcnn::RoiHeadsResult> raw = model.roi_heads().Inference(
@@ -149,7 +155,7 @@ TEST_P(RcnnParityTest, RoiHeadsOnFixtureProposals) {
 
 // Mask / keypoint branches on detectron2's features and final boxes.
 TEST_P(RcnnParityTest, MaskAndKeypointHeadsOnFixtureBoxes) {
-  rcnn::GeneralizedRcnn& model = Model(arch());
+  D2X_FIXTURE_MODEL(model, arch());
   const rcnn::RoiHeadsOptions& options = model.roi_heads().options();
   if (!options.mask_on && !options.keypoint_on) GTEST_SKIP() << "no mask or keypoint head";
   at::NoGradGuard no_grad;
@@ -179,7 +185,7 @@ TEST_P(RcnnParityTest, MaskAndKeypointHeadsOnFixtureBoxes) {
 
 // End to end from the input PNG.
 TEST_P(RcnnParityTest, EndToEndDetections) {
-  rcnn::GeneralizedRcnn& model = Model(arch());
+  D2X_FIXTURE_MODEL(model, arch());
   absl::StatusOr<std::vector<ImageResult>> results = model.Inference({Input(arch(), key())});
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_EQ(results->size(), 1u);
@@ -220,7 +226,7 @@ void ExpectAgree(const std::string& what, const verify::DetectionSet& expected,
 
 TEST_P(RcnnBatchTest, EquallyPaddedBatchEqualsSingles) {
   const std::string arch = GetParam();
-  rcnn::GeneralizedRcnn& model = Model(arch);
+  D2X_FIXTURE_MODEL(model, arch);
   for (const std::string& key : ImageKeys()) {
     ImageInput image = Input(arch, key);
     ImageInput mirrored;
@@ -242,7 +248,7 @@ TEST_P(RcnnBatchTest, EquallyPaddedBatchEqualsSingles) {
 
 TEST_P(RcnnBatchTest, MixedSizeBatch) {
   const std::string arch = GetParam();
-  rcnn::GeneralizedRcnn& model = Model(arch);
+  D2X_FIXTURE_MODEL(model, arch);
   ImageInput large = Input(arch, "256x320");
   ImageInput small = Input(arch, "200x296");
   absl::StatusOr<std::vector<ImageResult>> ls = model.Inference({large, small});
@@ -274,7 +280,7 @@ TEST(RcnnWeightsTest, PklAndPthGiveIdenticalOutputs) {
   absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> from_pkl =
       BuildFixtureModel("mask_rcnn", "model_zoo.pkl");
   ASSERT_TRUE(from_pkl.ok()) << from_pkl.status();
-  rcnn::GeneralizedRcnn& from_pth = Model("mask_rcnn");
+  D2X_FIXTURE_MODEL(from_pth, "mask_rcnn");
   // Same state, tensor for tensor.
   auto a = from_pth.StateDict();
   auto b = (*from_pkl)->StateDict();
