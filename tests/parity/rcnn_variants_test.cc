@@ -96,6 +96,25 @@ TEST_P(RcnnVariantsTest, OutputSizeRescales) {
   }
 }
 
+// Config errors are Status values naming the key.
+TEST(RcnnConfigTest, BadInFeaturesIsAnError) {
+  absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> model = BuildFixtureModel(
+      "faster_rcnn", "model_final.pth", {"MODEL.ROI_HEADS.IN_FEATURES", "['p2', 'p9']"});
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("MODEL.ROI_HEADS.IN_FEATURES"), std::string::npos)
+      << model.status();
+  EXPECT_NE(model.status().message().find("p9"), std::string::npos) << model.status();
+}
+
+TEST(RcnnConfigTest, UnsupportedBoxHeadIsAnError) {
+  absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> model = BuildFixtureModel(
+      "faster_rcnn", "model_final.pth", {"MODEL.ROI_BOX_HEAD.NAME", "FancyHead"});
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented) << model.status();
+  EXPECT_NE(model.status().message().find("MODEL.ROI_BOX_HEAD.NAME"), std::string::npos)
+      << model.status();
+}
+
 INSTANTIATE_TEST_SUITE_P(All, RcnnVariantsTest,
                          ::testing::Values("faster_rcnn", "mask_rcnn", "keypoint_rcnn"));
 

@@ -53,14 +53,17 @@ absl::StatusOr<std::unique_ptr<GeneralizedRcnn>> GeneralizedRcnn::Create(
     D2X_ASSIGN_OR_RETURN(model->rpn_, modeling::Rpn::Create(options.rpn, shapes));
 
     RoiHeadsOptions heads = options.roi_heads;
+    if (heads.in_features.empty()) {
+      return absl::InvalidArgumentError("MODEL.ROI_HEADS.IN_FEATURES is empty");
+    }
+    D2X_ASSIGN_OR_RETURN(std::vector<double> scales, PoolerScales(shapes, heads.in_features));
     const int64_t in_channels = shapes.at(heads.in_features.front()).channels;
     for (const std::string& f : heads.in_features) {
-      if (shapes.count(f) && shapes.at(f).channels != in_channels) {
+      if (shapes.at(f).channels != in_channels) {
         return absl::InvalidArgumentError(
             "MODEL.ROI_HEADS.IN_FEATURES: all features must have the same number of channels");
       }
     }
-    D2X_ASSIGN_OR_RETURN(std::vector<double> scales, PoolerScales(shapes, heads.in_features));
     heads.box_head.in_channels = in_channels;
     heads.mask_head.in_channels = in_channels;
     heads.keypoint_head.in_channels = in_channels;
