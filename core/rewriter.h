@@ -3,14 +3,16 @@
 // A TraceableModel takes and returns flat tensors only. Everything that depends on shapes (anchor
 // grids, top-k counts, per-image splits, padding, NMS) must happen inside d2x ops that read shapes
 // at run time, so that a trace made at one image size and batch size runs correctly at any other
-// (see docs/ARCHITECTURE.md, "shape-generic traces"). Training-only code (loss branches, gradient
-// scaling autograd Functions) must not be reachable from TraceableModel::Forward: a rewriter calls
-// the inference path of each module directly.
+// (see docs/DESIGN.md, key decision 1, and docs/EXPORT.md). Training-only code (loss branches,
+// gradient scaling autograd Functions) must not be reachable from TraceableModel::Forward: a
+// rewriter calls the inference path of each module directly (docs/EXPORT.md, "Keeping
+// training-only code out of traces").
 #ifndef D2X_CORE_REWRITER_H_
 #define D2X_CORE_REWRITER_H_
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +31,14 @@ struct RewriteOptions {
   std::map<std::string, std::string> params;
 };
 
+// How MakeInputs pads a batch of images (the detector I/O contract, core/export/detector_io.h):
+// to a multiple of size_divisibility, or to a square of square_size. Exporters that embed the
+// batching in the artifact (TorchScript scripting) and manifests read it.
+struct InputPadding {
+  int64_t size_divisibility = 0;
+  int64_t square_size = 0;
+};
+
 class TraceableModel {
  public:
   virtual ~TraceableModel() = default;
@@ -43,6 +53,9 @@ class TraceableModel {
   // Builds the flat inputs for a batch of images (normalization stays inside Forward).
   virtual absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
       const std::vector<ImageInput>& batch) const = 0;
+
+  // The padding MakeInputs applies.
+  virtual InputPadding input_padding() const { return {}; }
 
   // The function that is traced: flat tensors in, flat tensors out. Must not throw for valid
   // inputs from MakeInputs.

@@ -15,6 +15,10 @@
 //         regimes can differ in the last bit (the trick shifts the boxes), and each is matched.
 //         detectron2's own batched_nms calls it with boxes.float(); callers do that cast.
 //
+// The coarse, shape-generic detection ops of exported graphs (normalize_images, rpn_proposals,
+// multilevel_roi_align, box_postprocess, detector_postprocess, paste_masks,
+// heatmaps_to_keypoints) have their typed wrappers in detection_ops.h.
+//
 // The functions below call the ops through the c10 dispatcher, so the LibTorch tracer records
 // `d2x::...` nodes (not the ATen ops inside the kernels). They behave like ATen functions: invalid
 // input throws c10::Error, to be converted to absl::Status at the API boundary of the caller (the

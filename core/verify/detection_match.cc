@@ -1,4 +1,4 @@
-#include "tests/parity/detection_match.h"
+#include "core/verify/detection_match.h"
 
 #include <ATen/ATen.h>
 

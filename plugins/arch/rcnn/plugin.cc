@@ -1,11 +1,15 @@
-// The rcnn plugin's entry point: registers the GeneralizedRCNN model builder.
+// The rcnn plugin's entry point: registers the GeneralizedRCNN model builder and its export
+// rewriter.
 #include "core/plugin/plugin_api.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
+#include "plugins/arch/rcnn/rewriter.h"
 
 namespace {
 
 absl::Status RegisterRcnn(d2x::plugin::Registrar& registrar) {
   registrar.AddModelBuilder("GeneralizedRCNN", &d2x::rcnn::BuildGeneralizedRcnn);
+  registrar.AddRewriter("GeneralizedRCNN",
+                        [] { return std::make_unique<d2x::rcnn::RcnnRewriter>(); });
   return absl::OkStatus();
 }
 

@@ -82,6 +82,12 @@ class StandardRoiHeads {
 
   const RoiHeadsOptions& options() const { return options_; }
 
+  // The heads, for rewriters (plugins/arch/rcnn/rewriter.cc) that run them on exported graphs.
+  const FastRcnnConvFcHead& box_head() const { return box_head_; }
+  const FastRcnnOutputLayers& box_predictor() const { return box_predictor_; }
+  const MaskRcnnConvUpsampleHead& mask_head() const { return mask_head_; }
+  const KrcnnConvDeconvUpsampleHead& keypoint_head() const { return keypoint_head_; }
+
  private:
   std::vector<at::Tensor> InFeatures(const std::map<std::string, at::Tensor>& features) const;
 

@@ -1,0 +1,150 @@
+#include "core/verify/compare.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace d2x::verify {
+namespace {
+
+FieldDiff DiffField(const std::string& name, const at::Tensor& a, const at::Tensor& b) {
+  FieldDiff d;
+  d.name = name;
+  d.same_shape = a.defined() && b.defined() && a.sizes() == b.sizes();
+  if (!d.same_shape) return d;
+  d.identical = a.scalar_type() == b.scalar_type() && at::equal(a.contiguous(), b.contiguous());
+  if (a.numel() == 0) return d;
+  at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
+  at::Tensor diff = (x - y).abs();
+  diff = at::where(x == y, at::zeros_like(diff), diff);  // equal infinities
+  d.max_abs_diff = at::isnan(diff).any().item<bool>() ? std::numeric_limits<double>::infinity()
+                                                       : diff.max().item<double>();
+  return d;
+}
+
+}  // namespace
+
+bool BatchComparison::identical() const {
+  if (!error.empty()) return false;
+  for (const ImageComparison& image : images) {
+    for (const FieldDiff& f : image.fields) {
+      if (!f.identical) return false;
+    }
+  }
+  return true;
+}
+
+std::string BatchComparison::Summary() const {
+  if (!error.empty()) return absl::StrCat(name, ": FAILED: ", error);
+  std::string s = absl::StrCat(name, ": ", ok ? "OK" : "MISMATCH",
+                               identical() ? " (bit-identical)" : "");
+  for (size_t i = 0; i < images.size(); ++i) {
+    const ImageComparison& c = images[i];
+    absl::StrAppend(&s, "\n  image ", i, " (", c.actual_height, "x", c.actual_width, "): ",
+                    c.match.Summary());
+    if (c.expected_height != c.actual_height || c.expected_width != c.actual_width) {
+      absl::StrAppend(&s, "\n    output size ", c.actual_height, "x", c.actual_width,
+                      " but expected ", c.expected_height, "x", c.expected_width);
+    }
+    for (const FieldDiff& f : c.fields) {
+      if (f.identical) continue;
+      absl::StrAppend(&s, "\n    ", f.name, ": ",
+                      f.same_shape ? absl::StrFormat("max |diff| %.3g", f.max_abs_diff)
+                                   : std::string("shapes differ"));
+    }
+  }
+  return s;
+}
+
+nlohmann::json BatchComparison::ToJson() const {
+  nlohmann::json j = {{"name", name}, {"ok", ok}, {"identical", identical()}};
+  if (!error.empty()) j["error"] = error;
+  nlohmann::json list = nlohmann::json::array();
+  for (const ImageComparison& c : images) {
+    const MatchReport& m = c.match;
+    nlohmann::json image = {
+        {"ok", c.ok},
+        {"output_size", {c.actual_height, c.actual_width}},
+        {"expected_output_size", {c.expected_height, c.expected_width}},
+        {"num_expected", m.num_expected},
+        {"num_actual", m.num_actual},
+        {"num_matched", m.num_matched},
+        {"num_agreeing", m.num_agreeing},
+        {"agreeing_fraction", m.fraction},
+        {"min_box_iou", m.min_box_iou},
+        {"max_score_delta", m.max_score_delta},
+    };
+    if (m.compared_masks) image["min_mask_iou"] = m.min_mask_iou;
+    if (m.compared_keypoints) image["max_keypoint_dist_px"] = m.max_keypoint_dist;
+    nlohmann::json fields = nlohmann::json::object();
+    for (const FieldDiff& f : c.fields) {
+      nlohmann::json fj = {{"identical", f.identical}, {"same_shape", f.same_shape}};
+      if (f.same_shape) fj["max_abs_diff"] = f.max_abs_diff;
+      fields[f.name] = fj;
+    }
+    image["fields"] = fields;
+    if (!m.problems.empty()) {
+      std::vector<std::string> problems(m.problems.begin(),
+                                        m.problems.begin() + std::min<size_t>(m.problems.size(), 20));
+      image["problems"] = problems;
+    }
+    list.push_back(image);
+  }
+  j["images"] = list;
+  return j;
+}
+
+BatchComparison CompareResults(const std::string& name, const std::vector<ImageResult>& expected,
+                               const std::vector<ImageResult>& actual,
+                               const MatchOptions& options) {
+  BatchComparison out;
+  out.name = name;
+  if (expected.size() != actual.size()) {
+    out.error = absl::StrCat("expected results for ", expected.size(), " images, got ",
+                             actual.size());
+    return out;
+  }
+  out.ok = true;
+  try {
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const Instances& e = expected[i].instances;
+      const Instances& a = actual[i].instances;
+      ImageComparison c;
+      c.expected_height = e.image_height;
+      c.expected_width = e.image_width;
+      c.actual_height = a.image_height;
+      c.actual_width = a.image_width;
+      c.match = MatchDetections(FromInstances(e), FromInstances(a), options);
+      for (const auto& [field, tensor] : e.fields) {
+        auto it = a.fields.find(field);
+        if (it == a.fields.end()) {
+          c.match.ok = false;
+          c.match.problems.push_back(absl::StrCat("field '", field, "' is missing"));
+          continue;
+        }
+        c.fields.push_back(DiffField(field, tensor, it->second));
+      }
+      c.ok = c.match.ok && c.expected_height == c.actual_height &&
+             c.expected_width == c.actual_width;
+      out.ok = out.ok && c.ok;
+      out.images.push_back(std::move(c));
+    }
+  } catch (const std::exception& e) {
+    out.ok = false;
+    out.error = absl::StrCat("comparison failed: ", e.what());
+  }
+  return out;
+}
+
+nlohmann::json MatchOptionsToJson(const MatchOptions& o) {
+  return {{"box_iou_gt", o.box_iou},     {"score_delta_lt", o.score_delta},
+          {"mask_iou_gt", o.mask_iou},   {"keypoint_px_le", o.keypoint_px},
+          {"min_fraction", o.min_fraction}};
+}
+
+}  // namespace d2x::verify

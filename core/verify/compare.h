@@ -1,0 +1,53 @@
+// Comparing two models' results on the same batch (an exported artifact vs the eager model):
+// detection-aware per image (detection_match.h), plus exact tensor differences of every common
+// field where the two sides have the same shapes (so "bit-identical" is visible in reports).
+#ifndef D2X_CORE_VERIFY_COMPARE_H_
+#define D2X_CORE_VERIFY_COMPARE_H_
+
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "core/verify/detection_match.h"
+#include "nlohmann/json.hpp"
+
+namespace d2x::verify {
+
+struct FieldDiff {
+  std::string name;
+  bool same_shape = false;
+  double max_abs_diff = 0.0;  // over all elements (bool/int as numbers); only when same_shape
+  bool identical = false;     // same dtype, shape and values
+};
+
+struct ImageComparison {
+  int64_t expected_height = 0, expected_width = 0;
+  int64_t actual_height = 0, actual_width = 0;
+  MatchReport match;
+  std::vector<FieldDiff> fields;
+  bool ok = false;  // same output size and the detections agree
+};
+
+struct BatchComparison {
+  std::string name;  // e.g. "sample 256x320"
+  std::vector<ImageComparison> images;
+  std::string error;  // set when the comparison could not run (e.g. image count mismatch)
+  bool ok = false;
+
+  bool identical() const;  // every field of every image bit-identical
+  std::string Summary() const;
+  nlohmann::json ToJson() const;
+};
+
+// Compares image by image. A different number of images, or a different output size of an image,
+// is a failure.
+BatchComparison CompareResults(const std::string& name, const std::vector<ImageResult>& expected,
+                               const std::vector<ImageResult>& actual,
+                               const MatchOptions& options = MatchOptions());
+
+// The MatchOptions as JSON (for reports).
+nlohmann::json MatchOptionsToJson(const MatchOptions& options);
+
+}  // namespace d2x::verify
+
+#endif  // D2X_CORE_VERIFY_COMPARE_H_

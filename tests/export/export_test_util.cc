@@ -1,0 +1,61 @@
+#include "tests/export/export_test_util.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "core/exporter.h"
+#include "core/testing/fixtures.h"
+#include "core/util/status_macros.h"
+#include "glog/logging.h"
+#include "plugins/arch/rcnn/generalized_rcnn.h"
+#include "plugins/arch/rcnn/rewriter.h"
+#include "plugins/format/torchscript/torchscript_format.h"
+
+namespace d2x::export_test {
+
+const plugin::Registry& TestRegistry() {
+  static const plugin::Registry* registry = [] {
+    auto* r = new plugin::Registry();
+    plugin::Registrar staged;
+    staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
+    staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
+    staged.AddExporter(torchscript::kFormatName,
+                       [] { return std::make_unique<torchscript::TorchScriptExporter>(); });
+    staged.AddRunner(torchscript::kFormatName,
+                     [] { return std::make_unique<torchscript::TorchScriptRunner>(); });
+    absl::Status status = r->Commit(staged, {"export_test", "0", "<linked in>"});
+    CHECK(status.ok()) << status;
+    return r;
+  }();
+  return *registry;
+}
+
+std::string OpsLibraryPath() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  CHECK(srcdir != nullptr && workspace != nullptr) << "run under bazel test";
+  return absl::StrCat(srcdir, "/", workspace, "/core/ops/libd2x_ops.so");
+}
+
+absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& arch) {
+  exporting::ExportInputs inputs;
+  D2X_ASSIGN_OR_RETURN(inputs.model.config_path, testing::FixturePath(arch, "config.yaml"));
+  D2X_ASSIGN_OR_RETURN(inputs.model.weights, testing::FixturePath(arch, "model_final.pth"));
+  D2X_ASSIGN_OR_RETURN(inputs.sample_image, testing::FixturePath(arch, "input_256x320.png"));
+  D2X_ASSIGN_OR_RETURN(inputs.second_image, testing::FixturePath(arch, "input_200x296.png"));
+  inputs.runtime_libraries[kD2xOpsLibrary] = OpsLibraryPath();
+  return inputs;
+}
+
+std::string TempDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  return dir;
+}
+
+}  // namespace d2x::export_test

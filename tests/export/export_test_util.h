@@ -1,0 +1,30 @@
+// Helpers for the export tests: a registry with the R-CNN architecture and the TorchScript format
+// linked in (no dlopen), fixture paths, and the shipped libd2x_ops.so.
+#ifndef D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
+#define D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/export/export_pipeline.h"
+#include "core/plugin/registry.h"
+
+namespace d2x::export_test {
+
+// GeneralizedRCNN (builder + rewriter) and torchscript (exporter + runner), registered once.
+const plugin::Registry& TestRegistry();
+
+// The libd2x_ops.so built for the test (a data dependency), from the runfiles.
+std::string OpsLibraryPath();
+
+// ExportInputs for a fixture architecture ("mask_rcnn", ...): its config, model_final.pth, the
+// 256x320 image as the sample and the 200x296 image as the second image.
+absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& arch);
+
+// A fresh directory under $TEST_TMPDIR.
+std::string TempDir(const std::string& name);
+
+}  // namespace d2x::export_test
+
+#endif  // D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
