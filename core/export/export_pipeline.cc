@@ -204,6 +204,7 @@ absl::StatusOr<std::unique_ptr<ExportSession>> ExportSession::Create(
 absl::StatusOr<ExportSession::Traced*> ExportSession::RewriteAndTrace(const std::string& flavor,
                                                                       nlohmann::json& report) {
   if (auto it = traced_.find(flavor); it != traced_.end()) {
+    LOG(INFO) << "[2/6] rewrite, [3/6] trace: reusing the flavor-" << flavor << " trace";
     report["rewrite_and_trace"] = it->second->report;
     report["rewrite_and_trace"]["reused"] = true;
     return it->second.get();

@@ -1,11 +1,15 @@
-// `d2x bench`: latency and peak memory of eager inference (and, later, of artifacts).
+// `d2x bench`: latency and peak memory of eager inference, or of an exported artifact next to
+// the eager model it was exported from.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/export/artifact.h"
 #include "core/pipeline/inputs.h"
 #include "core/pipeline/model_loader.h"
 #include "glog/logging.h"
@@ -56,14 +61,62 @@ std::string Seconds(double s) {
   return buf;
 }
 
+struct Timing {
+  double median = 0.0;
+  double p90 = 0.0;
+  int64_t detections = 0;
+};
+
+// One warm-up run, then `iters` timed runs of `infer`.
+absl::StatusOr<Timing> TimeRuns(
+    const std::string& label, int iters,
+    const std::function<absl::StatusOr<std::vector<ImageResult>>()>& infer) {
+  std::vector<double> times;
+  Timing timing;
+  c10::InferenceMode guard;
+  for (int i = 0; i <= iters; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::vector<ImageResult>> results = infer();
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!results.ok()) return results.status();
+    timing.detections = (*results)[0].instances.size();
+    LOG(INFO) << label << " " << (i == 0 ? "warm-up" : absl::StrCat("iteration ", i)) << ": "
+              << t << " s";
+    if (i > 0) times.push_back(t);
+  }
+  std::sort(times.begin(), times.end());
+  timing.median = times[times.size() / 2];
+  timing.p90 = times[std::min(times.size() - 1, static_cast<size_t>(0.9 * times.size()))];
+  return timing;
+}
+
 absl::Status Bench(CommandContext& context) {
-  if (absl::GetFlag(FLAGS_config).empty()) return absl::InvalidArgumentError("--config is required");
+  const std::string artifact_dir = absl::GetFlag(FLAGS_artifact);
+  if (absl::GetFlag(FLAGS_config).empty() && artifact_dir.empty()) {
+    return absl::InvalidArgumentError("--config or --artifact is required");
+  }
+  if (!absl::GetFlag(FLAGS_config).empty() && !artifact_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "give --config or --artifact, not both (the artifact's eager model is built from its "
+        "config.yaml)");
+  }
   absl::StatusOr<std::pair<int64_t, int64_t>> size = ParseSize(absl::GetFlag(FLAGS_size));
   if (!size.ok()) return size.status();
   const int iters = std::max(1, absl::GetFlag(FLAGS_iters));
   const int batch = std::max(1, absl::GetFlag(FLAGS_batch));
 
+  std::unique_ptr<exporting::LoadedArtifact> artifact;
   pipeline::ModelSpec spec{absl::GetFlag(FLAGS_config), context.opts, absl::GetFlag(FLAGS_weights)};
+  if (!artifact_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<exporting::LoadedArtifact>> a =
+        exporting::LoadedArtifact::Load(*context.registry, artifact_dir);
+    if (!a.ok()) return a.status();
+    artifact = *std::move(a);
+    spec.config_path =
+        (std::filesystem::path(artifact_dir) / artifact->manifest().config_file).string();
+    if (spec.weights.empty()) spec.weights = artifact->manifest().weights;
+  }
   absl::StatusOr<pipeline::LoadedModel> loaded = pipeline::LoadModel(*context.registry, spec);
   if (!loaded.ok()) return loaded.status();
 
@@ -75,28 +128,28 @@ absl::Status Bench(CommandContext& context) {
     if (!input.ok()) return input.status();
     inputs.push_back(*input);
   }
-  std::vector<double> times;
-  int64_t detections = 0;
-  c10::InferenceMode guard;
-  for (int i = 0; i <= iters; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::vector<ImageResult>> results = loaded->model->Inference(inputs);
-    const double t =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!results.ok()) return results.status();
-    detections = (*results)[0].instances.size();
-    LOG(INFO) << (i == 0 ? "warm-up" : absl::StrCat("iteration ", i)) << ": " << t << " s";
-    if (i > 0) times.push_back(t);
-  }
-  std::sort(times.begin(), times.end());
-  const double median = times[times.size() / 2];
-  const double p90 = times[std::min(times.size() - 1, static_cast<size_t>(0.9 * times.size()))];
   Table table({"MODEL", "RUNTIME", "SIZE", "BATCH", "THREADS", "ITERS", "MEDIAN_S", "P90_S",
                "DETECTIONS", "PEAK_RSS_MIB"});
-  table.AddRow({loaded->model->meta_architecture(), "eager", absl::GetFlag(FLAGS_size),
-                std::to_string(batch), std::to_string(at::get_num_threads()),
-                std::to_string(iters), Seconds(median), Seconds(p90), std::to_string(detections),
-                std::to_string(PeakRssKiB() / 1024)});
+  auto add_row = [&](const std::string& runtime, const Timing& t) {
+    table.AddRow({loaded->model->meta_architecture(), runtime, absl::GetFlag(FLAGS_size),
+                  std::to_string(batch), std::to_string(at::get_num_threads()),
+                  std::to_string(iters), Seconds(t.median), Seconds(t.p90),
+                  std::to_string(t.detections), std::to_string(PeakRssKiB() / 1024)});
+  };
+  // The artifact first: the peak RSS column is cumulative.
+  if (artifact) {
+    const exporting::Manifest& m = artifact->manifest();
+    const std::string runtime =
+        m.method.empty() ? m.format : absl::StrCat(m.format, " (", m.method, ")");
+    absl::StatusOr<Timing> t =
+        TimeRuns(runtime, iters, [&] { return artifact->Predict(inputs); });
+    if (!t.ok()) return t.status();
+    add_row(runtime, *t);
+  }
+  absl::StatusOr<Timing> eager =
+      TimeRuns("eager", iters, [&] { return loaded->model->Inference(inputs); });
+  if (!eager.ok()) return eager.status();
+  add_row("eager", *eager);
   std::fputs(table.ToString().c_str(), stdout);
   return absl::OkStatus();
 }

@@ -1,11 +1,23 @@
-// `d2x doctor`: load every plugin and report problems (exit 1 if there are any).
+// `d2x doctor`: load every plugin and report problems (exit 1 if there are any); with
+// --artifact DIR also check that an exported artifact loads and runs outside d2x.
 #include <ATen/Parallel.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/export/manifest.h"
+#include "tools/d2x/bundled_files.h"
+#include "tools/d2x/flags.h"
 #include "core/plugin/loader.h"
 #include "core/version.h"
 #include "tools/d2x/command.h"
@@ -29,6 +41,99 @@ std::string LoadedBlas() {
     }
   }
   return "";
+}
+
+}  // namespace
+
+namespace {
+
+// Runs `argv` (argv[0] a path) and returns its exit code (-1 if it could not run or was killed)
+// and its combined stdout/stderr.
+int RunChild(const std::vector<std::string>& argv, std::string* output) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) output->append(buffer, n);
+  close(fds[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0) return -1;
+  if (WIFSIGNALED(status)) {
+    output->append(absl::StrCat("killed by signal ", WTERMSIG(status), " (",
+                                strsignal(WTERMSIG(status)), ")\n"));
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// `d2x doctor --artifact DIR`. The artifact's libraries are loaded in a child process
+// (d2x_artifact_check): dlopen'ing libd2x_ops.so here would abort, since this process already
+// registers the d2x:: ops.
+int CheckArtifact(CommandContext& context, const std::string& dir) {
+  std::printf("\nartifact %s:\n", dir.c_str());
+  int problems = 0;
+  absl::StatusOr<exporting::Manifest> manifest = exporting::ReadManifest(dir);
+  if (!manifest.ok()) {
+    std::printf("  PROBLEM  %s\n", std::string(manifest.status().message()).c_str());
+    return 1;
+  }
+  std::printf("  format %s%s, %s, d2x %s, torch %s (this d2x: %s, torch %s)\n",
+              manifest->format.c_str(),
+              manifest->method.empty() ? "" : (" (" + manifest->method + ")").c_str(),
+              manifest->meta_architecture.c_str(), manifest->versions["d2x"].c_str(),
+              manifest->versions["torch"].c_str(), kD2xVersion, TORCH_VERSION);
+  if (manifest->versions["torch"] != TORCH_VERSION) {
+    std::printf("  PROBLEM  exported with torch %s, this is torch %s\n",
+                manifest->versions["torch"].c_str(), TORCH_VERSION);
+    ++problems;
+  }
+  if (!context.registry->FindRunner(manifest->format)) {
+    std::printf("  PROBLEM  no plugin provides a runner for format %s\n",
+                manifest->format.c_str());
+    ++problems;
+  }
+  for (const std::string& lib : manifest->required_libraries) {
+    const std::string path = (std::filesystem::path(dir) / lib).string();
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {0, 0, 0, 0};
+    if (!in) {
+      std::printf("  PROBLEM  required library %s is missing\n", lib.c_str());
+      ++problems;
+    } else if (!in.read(magic, 4) || std::memcmp(magic, "\x7f" "ELF", 4) != 0) {
+      std::printf("  PROBLEM  required library %s is not an ELF shared library\n", lib.c_str());
+      ++problems;
+    }
+  }
+  absl::StatusOr<std::string> checker = ArtifactCheckPath(context.argv0);
+  if (!checker.ok()) {
+    std::printf("  PROBLEM  %s\n", std::string(checker.status().message()).c_str());
+    return problems + 1;
+  }
+  std::printf("  loading it in a clean process (%s):\n", checker->c_str());
+  std::string output;
+  const int code = RunChild({*checker, dir, "--run"}, &output);
+  for (absl::string_view line : absl::StrSplit(output, '\n', absl::SkipEmpty())) {
+    std::printf("    %s\n", std::string(line).c_str());
+  }
+  if (code != 0) {
+    std::printf("  PROBLEM  the artifact does not load or run outside d2x (exit code %d)\n", code);
+    ++problems;
+  }
+  return problems;
 }
 
 }  // namespace
@@ -59,6 +164,9 @@ int RunDoctor(CommandContext& context) {
   }
   if (context.loader->loaded().empty() && problems == 0) {
     std::printf("  (none found)\n");
+  }
+  if (const std::string artifact = absl::GetFlag(FLAGS_artifact); !artifact.empty()) {
+    problems += CheckArtifact(context, artifact);
   }
   std::printf("\n%s\n", problems == 0 ? "no problems found"
                                       : (std::to_string(problems) + " problem(s) found").c_str());

@@ -1,13 +1,18 @@
-// `d2x run`: eager inference on image files → COCO results JSON (+ drawings).
+// `d2x run`: inference of the eager model (--config) or of an exported artifact (--artifact) on
+// image files → COCO results JSON (+ drawings).
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "core/config/config.h"
+#include "core/export/artifact.h"
 #include "core/io/coco_results.h"
 #include "core/io/draw.h"
 #include "core/io/image.h"
@@ -44,22 +49,57 @@ absl::Status Run(CommandContext& context) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
   }
-  if (absl::GetFlag(FLAGS_config).empty()) {
-    return absl::InvalidArgumentError("--config is required");
+  const std::string artifact_dir = absl::GetFlag(FLAGS_artifact);
+  if (absl::GetFlag(FLAGS_config).empty() && artifact_dir.empty()) {
+    return absl::InvalidArgumentError("--config (eager model) or --artifact (exported) is required");
   }
-  pipeline::ModelSpec spec{absl::GetFlag(FLAGS_config), context.opts, absl::GetFlag(FLAGS_weights)};
-  absl::StatusOr<pipeline::LoadedModel> loaded = pipeline::LoadModel(*context.registry, spec);
-  if (!loaded.ok()) return loaded.status();
+  if (!absl::GetFlag(FLAGS_config).empty() && !artifact_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "give --config (eager model) or --artifact (exported model), not both: an artifact "
+        "carries its own config.yaml");
+  }
+  // Either the eager model or an exported artifact (same inputs, same outputs).
+  std::optional<pipeline::LoadedModel> loaded;
+  std::unique_ptr<exporting::LoadedArtifact> artifact;
+  config::Config config;
+  std::string what;
+  if (artifact_dir.empty()) {
+    pipeline::ModelSpec spec{absl::GetFlag(FLAGS_config), context.opts,
+                             absl::GetFlag(FLAGS_weights)};
+    absl::StatusOr<pipeline::LoadedModel> model = pipeline::LoadModel(*context.registry, spec);
+    if (!model.ok()) return model.status();
+    loaded = *std::move(model);
+    config = loaded->config;
+    what = loaded->model->meta_architecture();
+  } else {
+    if (!context.opts.empty() || !absl::GetFlag(FLAGS_weights).empty()) {
+      return absl::InvalidArgumentError("--opts and --weights do not apply to --artifact");
+    }
+    absl::StatusOr<std::unique_ptr<exporting::LoadedArtifact>> a =
+        exporting::LoadedArtifact::Load(*context.registry, artifact_dir);
+    if (!a.ok()) return a.status();
+    artifact = *std::move(a);
+    const std::string config_path =
+        (std::filesystem::path(artifact_dir) / artifact->manifest().config_file).string();
+    absl::StatusOr<config::Config> c = config::Config::FromFile(config_path);
+    if (!c.ok()) return c.status();
+    config = *std::move(c);
+    what = absl::StrCat(artifact->manifest().meta_architecture, " exported to ",
+                        artifact->manifest().format,
+                        artifact->manifest().method.empty()
+                            ? ""
+                            : absl::StrCat(" (", artifact->manifest().method, ")"));
+  }
   absl::StatusOr<pipeline::PreparedImages> images =
-      pipeline::PrepareImages(loaded->config, context.inputs);
+      pipeline::PrepareImages(config, context.inputs);
   if (!images.ok()) return images.status();
 
-  LOG(INFO) << "running " << loaded->model->meta_architecture() << " on "
-            << images->inputs.size() << " image(s) in one batch";
+  LOG(INFO) << "running " << what << " on " << images->inputs.size()
+            << " image(s) in one batch";
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<ImageResult>> results = [&] {
     c10::InferenceMode guard;
-    return loaded->model->Inference(images->inputs);
+    return artifact ? artifact->Predict(images->inputs) : loaded->model->Inference(images->inputs);
   }();
   if (!results.ok()) return results.status();
   LOG(INFO) << "inference took "

@@ -37,6 +37,8 @@ int RunDoctor(CommandContext& context);
 int RunInspect(CommandContext& context);
 int RunRun(CommandContext& context);
 int RunBench(CommandContext& context);
+int RunExport(CommandContext& context);
+int RunVerify(CommandContext& context);
 
 }  // namespace d2x::tool
 
