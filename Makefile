@@ -16,9 +16,19 @@ setup:
 build: setup
 	$(BAZEL) build //...
 
+# The demo exports the bundled Mask R-CNN (models/mask_rcnn_small) to every registered format and
+# method, verifies each artifact against the eager model (exit code 1 on any mismatch), and runs
+# one artifact on the sample image the way a user would.
+DEMO_OUT ?= demo_export
+
 demo: build
 	$(D2X) plugins
 	$(D2X) doctor
+	$(D2X) export --output $(DEMO_OUT) --overwrite
+	$(D2X) doctor --artifact $(DEMO_OUT)/torchscript_tracing
+	$(D2X) run --artifact $(DEMO_OUT)/torchscript_tracing \
+	  --input models/mask_rcnn_small/input_256x320.png \
+	  --output $(DEMO_OUT)/results.json --draw $(DEMO_OUT)/drawn.png
 
 test: setup
 	bash tools/run_tests.sh
