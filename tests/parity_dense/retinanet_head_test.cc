@@ -129,5 +129,23 @@ TEST(RetinaNetInferenceTest, DecodePerLevel) {
   EXPECT_TRUE(at::allclose(d.boxes[1], anchors[2]));
 }
 
+// No candidate above the threshold on any level: empty, well-formed detections.
+TEST(RetinaNetInferenceTest, NoCandidates) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> logits = {at::full({2, 2 * 3, 4, 5}, -100.0),
+                                    at::full({2, 2 * 3, 2, 3}, -100.0)};
+  std::vector<at::Tensor> deltas = {at::zeros({2, 2 * 4, 4, 5}), at::zeros({2, 2 * 4, 2, 3})};
+  std::vector<at::Tensor> anchors = {at::rand({4 * 5 * 2, 4}), at::rand({2 * 3 * 2, 4})};
+  std::vector<DenseDetections> d =
+      RetinaNetInference(logits, deltas, anchors, /*num_classes=*/3,
+                         modeling::Box2BoxTransform({1.0, 1.0, 1.0, 1.0}), {});
+  ASSERT_EQ(d.size(), 2u);
+  for (const DenseDetections& x : d) {
+    EXPECT_EQ(x.boxes.sizes(), at::IntArrayRef({0, 4}));
+    EXPECT_EQ(x.scores.size(0), 0);
+    EXPECT_EQ(x.classes.scalar_type(), at::kLong);
+  }
+}
+
 }  // namespace
 }  // namespace d2x::retinanet
