@@ -1,7 +1,8 @@
 // Box arithmetic shared by the coarse detection kernels (internal to core/ops; not in ops_hdrs).
 //
 // Each function repeats, ATen call for ATen call and scalar type for scalar type, the eager code
-// it is named after (core/modeling/box2box_transform.cc, core/structures/boxes.cc), so the
+// it is named after (core/modeling/box2box_transform.cc, anchor_generator.cc,
+// core/structures/boxes.cc), so the
 // kernels give bit-identical results to the eager models. The op kernels must be compilable into
 // libd2x_ops.so, which depends on LibTorch only: they cannot link core/modeling or
 // core/structures (absl, config, ...), hence this small torch-only copy. The end-to-end tests
@@ -13,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace d2x::ops::internal {
 
@@ -64,6 +66,21 @@ inline at::Tensor NonemptyBoxes(const at::Tensor& boxes, double threshold) {
   at::Tensor widths = boxes.select(1, 2) - boxes.select(1, 0);
   at::Tensor heights = boxes.select(1, 3) - boxes.select(1, 1);
   return (widths > threshold).logical_and_(heights > threshold);
+}
+
+// DefaultAnchorGenerator._grid_anchors for one level (core/modeling/anchor_generator.cc):
+// [H * W * A, 4], location-major (y, then x, then cell anchor).
+inline at::Tensor GridAnchors(const at::Tensor& base, int64_t grid_height, int64_t grid_width,
+                              int64_t stride, double offset) {
+  at::Tensor shifts_x = at::arange(offset * static_cast<double>(stride), grid_width * stride,
+                                   stride, base.options());
+  at::Tensor shifts_y = at::arange(offset * static_cast<double>(stride), grid_height * stride,
+                                   stride, base.options());
+  std::vector<at::Tensor> mesh = at::meshgrid({shifts_y, shifts_x}, "ij");
+  at::Tensor shift_y = mesh[0].reshape(-1);
+  at::Tensor shift_x = mesh[1].reshape(-1);
+  at::Tensor shifts = at::stack({shift_x, shift_y, shift_x, shift_y}, 1);
+  return (shifts.view({-1, 1, 4}) + base.view({1, -1, 4})).reshape({-1, 4});
 }
 
 // [N, 2] int64 (height, width) per image, checked; returns a contiguous CPU int64 copy.

@@ -30,6 +30,10 @@
 //   d2x::paste_masks(masks [D,M,M], boxes [D,4], batch_index [D], output_sizes, threshold)
 //       -> bool [D, max H, max W]: paste_masks_in_image per image, on a batch-max canvas.
 //   d2x::heatmaps_to_keypoints(maps [R,K,S,S], rois [R,4]) -> [R,K,4] (x, y, logit, score).
+//   d2x::dense_detections(cls_logits[l] [N,A*K,Hl,Wl], box_deltas[l] [N,4A,Hl,Wl], cell_anchors,
+//                         strides, offset, image_sizes, num_classes, bbox_reg_weights,
+//                         scale_clamp, score_thresh, topk_candidates, nms_thresh, max_detections)
+//       -> (boxes [D,4], scores [D], classes [D], batch_index [D]): RetinaNet's inference.
 //
 // The wrappers below call the ops through the dispatcher (so the tracer records d2x:: nodes);
 // invalid input throws c10::Error. Linking: see ops.h (the kernels are part of //core/ops:ops and
@@ -52,6 +56,7 @@ inline constexpr char kBoxPostprocessOp[] = "d2x::box_postprocess";
 inline constexpr char kDetectorPostprocessOp[] = "d2x::detector_postprocess";
 inline constexpr char kPasteMasksOp[] = "d2x::paste_masks";
 inline constexpr char kHeatmapsToKeypointsOp[] = "d2x::heatmaps_to_keypoints";
+inline constexpr char kDenseDetectionsOp[] = "d2x::dense_detections";
 
 inline at::Tensor NormalizeImages(const at::Tensor& images, const at::Tensor& image_sizes,
                                   c10::ArrayRef<double> pixel_mean,
@@ -137,6 +142,24 @@ inline at::Tensor HeatmapsToKeypoints(const at::Tensor& maps, const at::Tensor& 
                              .findSchemaOrThrow(kHeatmapsToKeypointsOp, "")
                              .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
   return op.call(maps, rois);
+}
+
+// Returns (boxes [D, 4], scores [D], classes [D] int64, batch_index [D] int64).
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> DenseDetections(
+    at::TensorList cls_logits, at::TensorList box_deltas, at::TensorList cell_anchors,
+    c10::IntArrayRef strides, double offset, const at::Tensor& image_sizes, int64_t num_classes,
+    c10::ArrayRef<double> bbox_reg_weights, double scale_clamp, double score_thresh,
+    int64_t topk_candidates, double nms_thresh, int64_t max_detections) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow(kDenseDetectionsOp, "")
+          .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+              at::TensorList, at::TensorList, at::TensorList, c10::IntArrayRef, double,
+              const at::Tensor&, int64_t, c10::ArrayRef<double>, double, double, int64_t, double,
+              int64_t)>();
+  return op.call(cls_logits, box_deltas, cell_anchors, strides, offset, image_sizes, num_classes,
+                 bbox_reg_weights, scale_clamp, score_thresh, topk_candidates, nms_thresh,
+                 max_detections);
 }
 
 }  // namespace d2x::ops

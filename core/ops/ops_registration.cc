@@ -34,4 +34,10 @@ TORCH_LIBRARY(d2x, m) {
       "paste_masks(Tensor masks, Tensor boxes, Tensor batch_index, Tensor output_sizes, "
       "float threshold) -> Tensor");
   m.def("heatmaps_to_keypoints(Tensor maps, Tensor rois) -> Tensor");
+  m.def(
+      "dense_detections(Tensor[] cls_logits, Tensor[] box_deltas, Tensor[] cell_anchors, "
+      "int[] strides, float offset, Tensor image_sizes, int num_classes, "
+      "float[] bbox_reg_weights, float scale_clamp, float score_thresh, int topk_candidates, "
+      "float nms_thresh, int max_detections) -> (Tensor boxes, Tensor scores, Tensor classes, "
+      "Tensor batch_index)");
 }

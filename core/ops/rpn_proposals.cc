@@ -25,20 +25,6 @@ namespace {
 
 constexpr const char* kOp = "d2x::rpn_proposals";
 
-// DefaultAnchorGenerator._grid_anchors for one level.
-at::Tensor GridAnchors(const at::Tensor& base, int64_t grid_height, int64_t grid_width,
-                       int64_t stride, double offset) {
-  at::Tensor shifts_x = at::arange(offset * static_cast<double>(stride), grid_width * stride,
-                                   stride, base.options());
-  at::Tensor shifts_y = at::arange(offset * static_cast<double>(stride), grid_height * stride,
-                                   stride, base.options());
-  std::vector<at::Tensor> mesh = at::meshgrid({shifts_y, shifts_x}, "ij");
-  at::Tensor shift_y = mesh[0].reshape(-1);
-  at::Tensor shift_x = mesh[1].reshape(-1);
-  at::Tensor shifts = at::stack({shift_x, shift_y, shift_x, shift_y}, 1);
-  return (shifts.view({-1, 1, 4}) + base.view({1, -1, 4})).reshape({-1, 4});
-}
-
 std::tuple<at::Tensor, at::Tensor> RpnProposalsKernel(
     at::TensorList objectness, at::TensorList anchor_deltas, at::TensorList cell_anchors,
     c10::IntArrayRef strides, double offset, const at::Tensor& image_sizes,
@@ -82,8 +68,8 @@ std::tuple<at::Tensor, at::Tensor> RpnProposalsKernel(
   for (size_t l = 0; l < num_levels; ++l) {
     const at::Tensor& score = objectness[l];
     const at::Tensor& x = anchor_deltas[l];
-    at::Tensor anchors = GridAnchors(cell_anchors[l].to(at::kFloat), score.size(2), score.size(3),
-                                     strides[l], offset);
+    at::Tensor anchors = internal::GridAnchors(cell_anchors[l].to(at::kFloat), score.size(2),
+                                               score.size(3), strides[l], offset);
     if (anchors.device() != device) anchors = anchors.to(device);
     pred_objectness_logits.push_back(score.permute({0, 2, 3, 1}).flatten(1));
     at::Tensor deltas =

@@ -1,5 +1,5 @@
-// Faster / Mask / Keypoint R-CNN exported to TorchScript (tracing and scripting) through the
-// export driver: traced at 256x320, the artifact is reloaded and run at 256x320, at 200x296 (not
+// Faster / Mask / Keypoint R-CNN and RetinaNet exported to TorchScript (tracing and scripting)
+// through the export driver: traced at 256x320, the artifact is reloaded and run at 256x320, at 200x296 (not
 // a multiple of 32) and as batches of 2 and 3, and must equal the eager model (bit for bit) and
 // agree with detectron2's fixtures within the fixture tolerances (../shared/fixtures/README.md).
 #include <ATen/ATen.h>
@@ -58,14 +58,14 @@ ImageInput FixtureInput(const std::string& arch, const std::string& key) {
   return input;
 }
 
-class RcnnExportTest
+class DetectorExportTest
     : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
  protected:
   std::string arch() const { return std::get<0>(GetParam()); }
   std::string method() const { return std::get<1>(GetParam()); }
 };
 
-TEST_P(RcnnExportTest, ExportVerifyReloadAndRun) {
+TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
   exporting::ExportSession& session = Session(arch());
   const std::string dir = TempDir(arch() + "_" + method()) + "/artifact";
   exporting::ExportTarget target;
@@ -101,7 +101,8 @@ TEST_P(RcnnExportTest, ExportVerifyReloadAndRun) {
       exporting::LoadedArtifact::Load(TestRegistry(), dir);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
   EXPECT_EQ((*artifact)->manifest().method, method());
-  EXPECT_EQ((*artifact)->manifest().meta_architecture, "GeneralizedRCNN");
+  EXPECT_EQ((*artifact)->manifest().meta_architecture,
+            arch() == "retinanet" ? "RetinaNet" : "GeneralizedRCNN");
   EXPECT_EQ((*artifact)->manifest().required_libraries, std::vector<std::string>{"libd2x_ops.so"});
   for (const std::string& key : parity::ImageKeys()) {
     absl::StatusOr<std::vector<ImageResult>> results =
@@ -138,9 +139,9 @@ TEST_P(RcnnExportTest, ExportVerifyReloadAndRun) {
   EXPECT_EQ((*exported)[2].instances.image_width, 444);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, RcnnExportTest,
+INSTANTIATE_TEST_SUITE_P(All, DetectorExportTest,
                          ::testing::Combine(::testing::Values("faster_rcnn", "mask_rcnn",
-                                                              "keypoint_rcnn"),
+                                                              "keypoint_rcnn", "retinanet"),
                                             ::testing::Values("tracing", "scripting")),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" + std::get<1>(info.param);
@@ -170,6 +171,24 @@ TEST(RcnnTraceTest, GraphUsesCoarseOps) {
     EXPECT_EQ(counts[op], 1) << op;
   }
   EXPECT_EQ(counts["d2x::multilevel_roi_align"], 2);  // box and keypoint poolers
+  EXPECT_EQ(counts["aten::size"], 0);
+}
+
+TEST(RetinaNetTraceTest, GraphUsesCoarseOps) {
+  exporting::ExportSession& session = Session("retinanet");
+  const std::string dir = TempDir("retinanet_graph") + "/artifact";
+  absl::StatusOr<exporting::ExportOutcome> outcome =
+      session.Export({"torchscript", "tracing", {}, dir});
+  ASSERT_TRUE(outcome.ok() && outcome->status.ok());
+  torch::jit::Module module = torch::jit::load(dir + "/model.ts");
+  std::map<std::string, int> counts;
+  for (const torch::jit::Node* node : module.get_method("forward").graph()->nodes()) {
+    ++counts[node->kind().toQualString()];
+  }
+  for (const char* op : {"d2x::normalize_images", "d2x::dense_detections",
+                         "d2x::detector_postprocess"}) {
+    EXPECT_EQ(counts[op], 1) << op;
+  }
   EXPECT_EQ(counts["aten::size"], 0);
 }
 

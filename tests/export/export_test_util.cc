@@ -11,6 +11,8 @@
 #include "glog/logging.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
 #include "plugins/arch/rcnn/rewriter.h"
+#include "plugins/arch/retinanet/retinanet.h"
+#include "plugins/arch/retinanet/rewriter.h"
 #include "plugins/format/torchscript/torchscript_format.h"
 
 namespace d2x::export_test {
@@ -21,6 +23,9 @@ const plugin::Registry& TestRegistry() {
     plugin::Registrar staged;
     staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
     staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
+    staged.AddModelBuilder("RetinaNet", &retinanet::BuildRetinaNet);
+    staged.AddRewriter("RetinaNet",
+                       [] { return std::make_unique<retinanet::RetinaNetRewriter>(); });
     staged.AddExporter(torchscript::kFormatName,
                        [] { return std::make_unique<torchscript::TorchScriptExporter>(); });
     staged.AddRunner(torchscript::kFormatName,

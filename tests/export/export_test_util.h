@@ -1,5 +1,5 @@
-// Helpers for the export tests: a registry with the R-CNN architecture and the TorchScript format
-// linked in (no dlopen), fixture paths, and the shipped libd2x_ops.so.
+// Helpers for the export tests: a registry with the R-CNN and RetinaNet architectures and the
+// TorchScript format linked in (no dlopen), fixture paths, and the shipped libd2x_ops.so.
 #ifndef D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
 #define D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
 
@@ -12,7 +12,8 @@
 
 namespace d2x::export_test {
 
-// GeneralizedRCNN (builder + rewriter) and torchscript (exporter + runner), registered once.
+// GeneralizedRCNN and RetinaNet (builders + rewriters) and torchscript (exporter + runner),
+// registered once.
 const plugin::Registry& TestRegistry();
 
 // The libd2x_ops.so built for the test (a data dependency), from the runfiles.
