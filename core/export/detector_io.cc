@@ -19,6 +19,97 @@ std::string Shape(const at::Tensor& t) { return c10::str(t.sizes()); }
 
 int64_t RoundUp(int64_t v, int64_t d) { return d > 1 ? (v + d - 1) / d * d : v; }
 
+bool IsPanopticOutput(const std::string& name) {
+  return name == kPanopticSegOutput || name == kSemSegOutput || name == kSegmentsInfoOutput ||
+         name == kSegmentsScoreOutput || name == kNumSegmentsOutput;
+}
+
+// The per-image semantic / panoptic outputs (see detector_io.h), when present.
+absl::Status AddPanopticOutputs(const std::map<std::string, at::Tensor>& named,
+                                std::vector<ImageResult>& results) {
+  const int64_t n = static_cast<int64_t>(results.size());
+  auto per_image = [&](const char* name, int64_t dims) -> absl::StatusOr<at::Tensor> {
+    auto it = named.find(name);
+    if (it == named.end()) return at::Tensor();
+    const at::Tensor& t = it->second;
+    if (t.dim() != dims || t.size(0) != n) {
+      return absl::InvalidArgumentError(absl::StrCat("detector output '", name, "' has shape ",
+                                                     Shape(t), ", expected ", dims,
+                                                     " dims with ", n, " images"));
+    }
+    return t;
+  };
+  absl::StatusOr<at::Tensor> sem_seg = per_image(kSemSegOutput, 4);
+  if (!sem_seg.ok()) return sem_seg.status();
+  absl::StatusOr<at::Tensor> panoptic = per_image(kPanopticSegOutput, 3);
+  if (!panoptic.ok()) return panoptic.status();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t h = results[i].instances.image_height, w = results[i].instances.image_width;
+    if (sem_seg->defined()) {
+      results[i].sem_seg = (*sem_seg)[i].slice(1, 0, h).slice(2, 0, w).contiguous();
+    }
+    if (panoptic->defined()) {
+      results[i].panoptic_seg = (*panoptic)[i].slice(0, 0, h).slice(1, 0, w).contiguous();
+    }
+  }
+  auto info_it = named.find(kSegmentsInfoOutput);
+  auto score_it = named.find(kSegmentsScoreOutput);
+  auto count_it = named.find(kNumSegmentsOutput);
+  if (info_it == named.end() && score_it == named.end() && count_it == named.end()) {
+    return absl::OkStatus();
+  }
+  if (info_it == named.end() || score_it == named.end() || count_it == named.end()) {
+    return absl::InvalidArgumentError(
+        "detector outputs: segments_info, segments_score and num_segments go together");
+  }
+  const at::Tensor info = info_it->second.to(at::kLong).contiguous();
+  const at::Tensor scores = score_it->second.to(at::kFloat).contiguous();
+  const at::Tensor counts = count_it->second.to(at::kLong).contiguous();
+  if (info.dim() != 2 || info.size(1) != 5 || scores.dim() != 1 ||
+      scores.size(0) != info.size(0) || counts.dim() != 1 || counts.size(0) != n ||
+      counts.sum().item<int64_t>() != info.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "detector outputs: segments_info ", Shape(info), ", segments_score ", Shape(scores),
+        " and num_segments ", Shape(counts), " are inconsistent"));
+  }
+  const int64_t* row = info.data_ptr<int64_t>();
+  const float* score = scores.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < counts[i].item<int64_t>(); ++k, row += 5, ++score) {
+      PanopticSegment segment;
+      segment.id = static_cast<int32_t>(row[0]);
+      segment.category_id = row[1];
+      segment.isthing = row[2] != 0;
+      segment.area = row[3];
+      segment.instance_id = row[4];
+      segment.score = *score;
+      results[i].segments_info.push_back(segment);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Per-image tensors [..., h_i, w_i] padded to a common canvas and stacked.
+at::Tensor StackPadded(const std::vector<at::Tensor>& parts) {
+  int64_t max_h = 0, max_w = 0;
+  for (const at::Tensor& p : parts) {
+    max_h = std::max(max_h, p.size(-2));
+    max_w = std::max(max_w, p.size(-1));
+  }
+  std::vector<int64_t> shape = {static_cast<int64_t>(parts.size())};
+  for (int64_t d = 0; d + 2 < parts[0].dim(); ++d) shape.push_back(parts[0].size(d));
+  shape.push_back(max_h);
+  shape.push_back(max_w);
+  at::Tensor out = at::zeros(shape, parts[0].options());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out[static_cast<int64_t>(i)]
+        .slice(-2, 0, parts[i].size(-2))
+        .slice(-1, 0, parts[i].size(-1))
+        .copy_(parts[i]);
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<std::string>& DetectorInputNames() {
@@ -87,6 +178,15 @@ std::vector<std::string> DetectorOutputNames(std::vector<std::string> fields) {
   return fields;
 }
 
+std::vector<std::string> PanopticOutputNames(std::vector<std::string> fields) {
+  std::vector<std::string> names = DetectorOutputNames(std::move(fields));
+  for (const char* name : {kPanopticSegOutput, kSemSegOutput, kSegmentsInfoOutput,
+                           kSegmentsScoreOutput, kNumSegmentsOutput}) {
+    names.push_back(name);
+  }
+  return names;
+}
+
 std::string DetectorOutputSchemaJson(const std::vector<std::string>& fields) {
   flatten::InstancesValue instances;
   for (const std::string& field : fields) {
@@ -137,8 +237,11 @@ absl::StatusOr<std::vector<ImageResult>> DetectorOutputsToResults(
       results[i].instances.image_height = sizes[i][0].item<int64_t>();
       results[i].instances.image_width = sizes[i][1].item<int64_t>();
     }
+    if (absl::Status s = AddPanopticOutputs(named, results); !s.ok()) return s;
     for (const auto& [name, tensor] : named) {
-      if (name == kImageSizeOutput || name == kNumInstancesOutput) continue;
+      if (name == kImageSizeOutput || name == kNumInstancesOutput || IsPanopticOutput(name)) {
+        continue;
+      }
       if (tensor.dim() == 0 || tensor.size(0) != total) {
         return absl::InvalidArgumentError(absl::StrCat(
             "detector output '", name, "' has shape ", Shape(tensor), ", expected ", total,
@@ -166,6 +269,33 @@ absl::StatusOr<std::vector<ImageResult>> DetectorOutputsToResults(
   }
 }
 
+absl::StatusOr<ImageResult> ImageResultFromFields(const std::map<std::string, at::Tensor>& fields,
+                                                  int64_t height, int64_t width) {
+  ImageResult result;
+  result.instances.image_height = height;
+  result.instances.image_width = width;
+  std::map<std::string, at::Tensor> dense;
+  for (const auto& [name, tensor] : fields) {
+    if (IsPanopticOutput(name)) {
+      dense[name] = tensor.unsqueeze(0);  // as a batch of one
+    } else {
+      result.instances.fields[name] = tensor;
+    }
+  }
+  if (dense.empty()) return result;
+  if (dense.count(kSegmentsInfoOutput)) {
+    dense[kSegmentsInfoOutput] = dense[kSegmentsInfoOutput].squeeze(0);
+    if (!dense.count(kSegmentsScoreOutput)) {
+      return absl::InvalidArgumentError("segments_info without segments_score");
+    }
+    dense[kSegmentsScoreOutput] = dense[kSegmentsScoreOutput].squeeze(0);
+    dense[kNumSegmentsOutput] = at::full({1}, dense[kSegmentsInfoOutput].size(0), at::kLong);
+  }
+  std::vector<ImageResult> one = {result};
+  if (absl::Status s = AddPanopticOutputs(dense, one); !s.ok()) return s;
+  return one[0];
+}
+
 absl::StatusOr<std::vector<at::Tensor>> ResultsToDetectorOutputs(
     const std::vector<ImageResult>& results, const std::vector<std::string>& output_names) {
   const int64_t n = static_cast<int64_t>(results.size());
@@ -190,6 +320,41 @@ absl::StatusOr<std::vector<at::Tensor>> ResultsToDetectorOutputs(
         at::Tensor counts = at::empty({n}, at::kLong);
         for (int64_t i = 0; i < n; ++i) counts[i] = results[i].instances.size();
         outputs.push_back(counts);
+        continue;
+      }
+      if (name == kSemSegOutput || name == kPanopticSegOutput) {
+        std::vector<at::Tensor> parts;
+        for (int64_t i = 0; i < n; ++i) {
+          const at::Tensor& t =
+              name == kSemSegOutput ? results[i].sem_seg : results[i].panoptic_seg;
+          if (!t.defined()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("result of image ", i, " has no ", name));
+          }
+          parts.push_back(t);
+        }
+        outputs.push_back(StackPadded(parts));
+        continue;
+      }
+      if (name == kSegmentsInfoOutput || name == kSegmentsScoreOutput ||
+          name == kNumSegmentsOutput) {
+        std::vector<int64_t> info, counts;
+        std::vector<float> scores;
+        for (int64_t i = 0; i < n; ++i) {
+          counts.push_back(static_cast<int64_t>(results[i].segments_info.size()));
+          for (const PanopticSegment& s : results[i].segments_info) {
+            info.insert(info.end(), {s.id, s.category_id, s.isthing ? 1 : 0, s.area,
+                                     s.instance_id});
+            scores.push_back(s.score);
+          }
+        }
+        if (name == kSegmentsInfoOutput) {
+          outputs.push_back(at::tensor(info, at::kLong).view({-1, 5}));
+        } else if (name == kSegmentsScoreOutput) {
+          outputs.push_back(at::tensor(scores, at::kFloat));
+        } else {
+          outputs.push_back(at::tensor(counts, at::kLong));
+        }
         continue;
       }
       std::vector<at::Tensor> parts;

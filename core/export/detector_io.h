@@ -22,12 +22,20 @@
 // image's size), pred_keypoints [D, K, 3] (x, y, score) and pred_keypoint_heatmaps [D, K, S, S].
 // One image's slice of the outputs is detectron2's flattened Instances (fields..., image_size):
 // the output schema JSON (core/flatten) describes it.
+//
+// Panoptic models (PanopticFPN) add, after num_instances:
+//   panoptic_seg   int32 [N, Hmax, Wmax]    per image, cropped to its output size (0 = none),
+//   sem_seg        float32 [N, C, Hmax, Wmax] semantic logits at the output size,
+//   segments_info  int64 [S, 5]  (id, category_id, isthing, area, instance_id (-1 for stuff)),
+//   segments_score float32 [S]  (0 for stuff),
+//   num_segments   int64 [N]    rows of segments_info / segments_score per image.
 #ifndef D2X_CORE_EXPORT_DETECTOR_IO_H_
 #define D2X_CORE_EXPORT_DETECTOR_IO_H_
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +49,11 @@ inline constexpr char kImageSizesInput[] = "image_sizes";
 inline constexpr char kOutputSizesInput[] = "output_sizes";
 inline constexpr char kImageSizeOutput[] = "image_size";
 inline constexpr char kNumInstancesOutput[] = "num_instances";
+inline constexpr char kPanopticSegOutput[] = "panoptic_seg";
+inline constexpr char kSemSegOutput[] = "sem_seg";
+inline constexpr char kSegmentsInfoOutput[] = "segments_info";
+inline constexpr char kSegmentsScoreOutput[] = "segments_score";
+inline constexpr char kNumSegmentsOutput[] = "num_segments";
 
 // The three input names, in order.
 const std::vector<std::string>& DetectorInputNames();
@@ -53,6 +66,9 @@ absl::StatusOr<std::vector<at::Tensor>> MakeDetectorInputs(const std::vector<Ima
 
 // Output names of an instance detector: `fields` sorted, then image_size and num_instances.
 std::vector<std::string> DetectorOutputNames(std::vector<std::string> fields);
+// ... of a panoptic model: DetectorOutputNames, then panoptic_seg, sem_seg, segments_info,
+// segments_score, num_segments.
+std::vector<std::string> PanopticOutputNames(std::vector<std::string> fields);
 
 // The output schema (core/flatten JSON) of one image's slice: detectron2's InstancesSchema of
 // the given fields (pred_boxes as detectron2.structures.Boxes, the others plain tensors).
@@ -63,6 +79,11 @@ std::string DetectorOutputSchemaJson(const std::vector<std::string>& fields);
 // output and what was expected.
 absl::StatusOr<std::vector<ImageResult>> DetectorOutputsToResults(
     const std::vector<at::Tensor>& outputs, const std::vector<std::string>& output_names);
+
+// One image's result from a dict of named tensors (a scripted module's output): Instances fields,
+// and sem_seg / panoptic_seg / segments_info + segments_score for panoptic models.
+absl::StatusOr<ImageResult> ImageResultFromFields(const std::map<std::string, at::Tensor>& fields,
+                                                  int64_t height, int64_t width);
 
 // The inverse, for runtimes with structured outputs (a TorchScript scripted module returns one
 // field dict per image): concatenates per-image results into the flat outputs named

@@ -65,20 +65,26 @@ std::vector<TensorSpec> DescribeInputs(const std::vector<std::string>& names,
 std::vector<TensorSpec> DescribeOutputs(const std::vector<std::string>& names,
                                         const std::vector<at::Tensor>& sample) {
   std::vector<TensorSpec> specs;
-  const bool detector = !names.empty() && names.back() == kNumInstancesOutput;
+  const bool detector =
+      std::find(names.begin(), names.end(), kNumInstancesOutput) != names.end();
   for (size_t i = 0; i < names.size(); ++i) {
     const at::Tensor& t = sample[i];
-    TensorSpec spec{names[i], DtypeName(static_cast<int8_t>(t.scalar_type())), {}};
+    const std::string& name = names[i];
+    TensorSpec spec{name, DtypeName(static_cast<int8_t>(t.scalar_type())), {}};
     for (int64_t d = 0; d < t.dim(); ++d) spec.shape.emplace_back(t.size(d));
     if (detector && t.dim() > 0) {
-      if (names[i] == kImageSizeOutput || names[i] == kNumInstancesOutput) {
+      if (name == kImageSizeOutput || name == kNumInstancesOutput || name == kNumSegmentsOutput ||
+          name == kSemSegOutput || name == kPanopticSegOutput) {
         spec.shape[0] = std::string("N");
+      } else if (name == kSegmentsInfoOutput || name == kSegmentsScoreOutput) {
+        spec.shape[0] = std::string("S");
       } else {
         spec.shape[0] = std::string("D");
-        if (names[i] == "pred_masks" && t.dim() == 3) {
-          spec.shape[1] = std::string("max_output_height");
-          spec.shape[2] = std::string("max_output_width");
-        }
+      }
+      if ((name == "pred_masks" || name == kPanopticSegOutput || name == kSemSegOutput) &&
+          t.dim() >= 3) {
+        spec.shape[t.dim() - 2] = std::string("max_output_height");
+        spec.shape[t.dim() - 1] = std::string("max_output_width");
       }
     }
     specs.push_back(std::move(spec));

@@ -34,6 +34,13 @@
 //                         strides, offset, image_sizes, num_classes, bbox_reg_weights,
 //                         scale_clamp, score_thresh, topk_candidates, nms_thresh, max_detections)
 //       -> (boxes [D,4], scores [D], classes [D], batch_index [D]): RetinaNet's inference.
+//   d2x::sem_seg_postprocess(logits [N,C,Hp,Wp], image_sizes, output_sizes) -> [N,C,Hm,Wm]:
+//       crop + bilinear resize per image, on a batch-max canvas.
+//   d2x::panoptic_combine(scores, classes, masks [D,Hm,Wm], batch_index, sem_seg [N,C,Hm,Wm],
+//                         output_sizes, overlap_threshold, stuff_area_thresh,
+//                         instances_score_thresh)
+//       -> (panoptic_seg int32 [N,Hm,Wm], segments_info int64 [S,5] (id, category_id, isthing,
+//           area, instance_id), segments_score [S], num_segments [N]): PanopticFPN's combine.
 //
 // The wrappers below call the ops through the dispatcher (so the tracer records d2x:: nodes);
 // invalid input throws c10::Error. Linking: see ops.h (the kernels are part of //core/ops:ops and
@@ -57,6 +64,8 @@ inline constexpr char kDetectorPostprocessOp[] = "d2x::detector_postprocess";
 inline constexpr char kPasteMasksOp[] = "d2x::paste_masks";
 inline constexpr char kHeatmapsToKeypointsOp[] = "d2x::heatmaps_to_keypoints";
 inline constexpr char kDenseDetectionsOp[] = "d2x::dense_detections";
+inline constexpr char kSemSegPostprocessOp[] = "d2x::sem_seg_postprocess";
+inline constexpr char kPanopticCombineOp[] = "d2x::panoptic_combine";
 
 inline at::Tensor NormalizeImages(const at::Tensor& images, const at::Tensor& image_sizes,
                                   c10::ArrayRef<double> pixel_mean,
@@ -160,6 +169,31 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> DenseDetection
   return op.call(cls_logits, box_deltas, cell_anchors, strides, offset, image_sizes, num_classes,
                  bbox_reg_weights, scale_clamp, score_thresh, topk_candidates, nms_thresh,
                  max_detections);
+}
+
+inline at::Tensor SemSegPostprocess(const at::Tensor& logits, const at::Tensor& image_sizes,
+                                    const at::Tensor& output_sizes) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow(kSemSegPostprocessOp, "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>();
+  return op.call(logits, image_sizes, output_sizes);
+}
+
+// Returns (panoptic_seg [N, Hm, Wm] int32, segments_info [S, 5] int64, segments_score [S],
+// num_segments [N] int64).
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> PanopticCombine(
+    const at::Tensor& scores, const at::Tensor& classes, const at::Tensor& masks,
+    const at::Tensor& batch_index, const at::Tensor& sem_seg, const at::Tensor& output_sizes,
+    double overlap_threshold, double stuff_area_thresh, double instances_score_thresh) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow(kPanopticCombineOp, "")
+          .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+              const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+              const at::Tensor&, const at::Tensor&, double, double, double)>();
+  return op.call(scores, classes, masks, batch_index, sem_seg, output_sizes, overlap_threshold,
+                 stuff_area_thresh, instances_score_thresh);
 }
 
 }  // namespace d2x::ops

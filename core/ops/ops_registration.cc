@@ -40,4 +40,10 @@ TORCH_LIBRARY(d2x, m) {
       "float[] bbox_reg_weights, float scale_clamp, float score_thresh, int topk_candidates, "
       "float nms_thresh, int max_detections) -> (Tensor boxes, Tensor scores, Tensor classes, "
       "Tensor batch_index)");
+  m.def("sem_seg_postprocess(Tensor logits, Tensor image_sizes, Tensor output_sizes) -> Tensor");
+  m.def(
+      "panoptic_combine(Tensor scores, Tensor classes, Tensor masks, Tensor batch_index, "
+      "Tensor sem_seg, Tensor output_sizes, float overlap_threshold, float stuff_area_thresh, "
+      "float instances_score_thresh) -> (Tensor panoptic_seg, Tensor segments_info, "
+      "Tensor segments_score, Tensor num_segments)");
 }

@@ -27,12 +27,57 @@ FieldDiff DiffField(const std::string& name, const at::Tensor& a, const at::Tens
   return d;
 }
 
+double Agreement(const at::Tensor& a, const at::Tensor& b) {
+  if (a.numel() == 0) return 1.0;
+  return (a == b).to(at::kDouble).mean().item<double>();
+}
+
+DenseComparison CompareDense(const ImageResult& e, const ImageResult& a) {
+  DenseComparison d;
+  if (!e.sem_seg.defined() && !e.panoptic_seg.defined()) return d;
+  d.compared = true;
+  if (e.sem_seg.defined()) {
+    if (!a.sem_seg.defined() || a.sem_seg.sizes() != e.sem_seg.sizes()) {
+      d.sem_seg_argmax_agreement = 0.0;
+      d.problem = "sem_seg missing or of another shape";
+    } else {
+      d.sem_seg_argmax_agreement = Agreement(e.sem_seg.argmax(0), a.sem_seg.argmax(0));
+    }
+    d.fields.push_back(DiffField("sem_seg", e.sem_seg, a.sem_seg));
+  }
+  if (e.panoptic_seg.defined()) {
+    if (!a.panoptic_seg.defined() || a.panoptic_seg.sizes() != e.panoptic_seg.sizes()) {
+      d.panoptic_pixel_agreement = 0.0;
+      d.problem = "panoptic_seg missing or of another shape";
+    } else {
+      d.panoptic_pixel_agreement = Agreement(e.panoptic_seg, a.panoptic_seg);
+    }
+    d.fields.push_back(DiffField("panoptic_seg", e.panoptic_seg, a.panoptic_seg));
+    d.segments_match = e.segments_info.size() == a.segments_info.size();
+    for (size_t k = 0; d.segments_match && k < e.segments_info.size(); ++k) {
+      const PanopticSegment& x = e.segments_info[k];
+      const PanopticSegment& y = a.segments_info[k];
+      d.segments_match = x.id == y.id && x.category_id == y.category_id &&
+                         x.isthing == y.isthing && x.area == y.area &&
+                         x.instance_id == y.instance_id;
+    }
+    if (!d.segments_match) {
+      d.problem = absl::StrCat("segments_info differs (", e.segments_info.size(), " expected, ",
+                               a.segments_info.size(), " actual segments)");
+    }
+  }
+  return d;
+}
+
 }  // namespace
 
 bool BatchComparison::identical() const {
   if (!error.empty()) return false;
   for (const ImageComparison& image : images) {
     for (const FieldDiff& f : image.fields) {
+      if (!f.identical) return false;
+    }
+    for (const FieldDiff& f : image.dense.fields) {
       if (!f.identical) return false;
     }
   }
@@ -51,7 +96,17 @@ std::string BatchComparison::Summary() const {
       absl::StrAppend(&s, "\n    output size ", c.actual_height, "x", c.actual_width,
                       " but expected ", c.expected_height, "x", c.expected_width);
     }
-    for (const FieldDiff& f : c.fields) {
+    if (c.dense.compared) {
+      absl::StrAppendFormat(&s,
+                            "\n    semantic argmax agreement %.4f, panoptic pixel agreement %.4f, "
+                            "segments %s",
+                            c.dense.sem_seg_argmax_agreement, c.dense.panoptic_pixel_agreement,
+                            c.dense.segments_match ? "equal" : "DIFFER");
+      if (!c.dense.problem.empty()) absl::StrAppend(&s, " (", c.dense.problem, ")");
+    }
+    std::vector<FieldDiff> all = c.fields;
+    all.insert(all.end(), c.dense.fields.begin(), c.dense.fields.end());
+    for (const FieldDiff& f : all) {
       if (f.identical) continue;
       absl::StrAppend(&s, "\n    ", f.name, ": ",
                       f.same_shape ? absl::StrFormat("max |diff| %.3g", f.max_abs_diff)
@@ -81,8 +136,15 @@ nlohmann::json BatchComparison::ToJson() const {
     };
     if (m.compared_masks) image["min_mask_iou"] = m.min_mask_iou;
     if (m.compared_keypoints) image["max_keypoint_dist_px"] = m.max_keypoint_dist;
+    if (c.dense.compared) {
+      image["sem_seg_argmax_agreement"] = c.dense.sem_seg_argmax_agreement;
+      image["panoptic_pixel_agreement"] = c.dense.panoptic_pixel_agreement;
+      image["segments_match"] = c.dense.segments_match;
+    }
     nlohmann::json fields = nlohmann::json::object();
-    for (const FieldDiff& f : c.fields) {
+    std::vector<FieldDiff> all = c.fields;
+    all.insert(all.end(), c.dense.fields.begin(), c.dense.fields.end());
+    for (const FieldDiff& f : all) {
       nlohmann::json fj = {{"identical", f.identical}, {"same_shape", f.same_shape}};
       if (f.same_shape) fj["max_abs_diff"] = f.max_abs_diff;
       fields[f.name] = fj;
@@ -129,8 +191,14 @@ BatchComparison CompareResults(const std::string& name, const std::vector<ImageR
         }
         c.fields.push_back(DiffField(field, tensor, it->second));
       }
+      c.dense = CompareDense(expected[i], actual[i]);
       c.ok = c.match.ok && c.expected_height == c.actual_height &&
              c.expected_width == c.actual_width;
+      if (c.dense.compared) {
+        c.ok = c.ok && c.dense.segments_match &&
+               c.dense.sem_seg_argmax_agreement >= options.min_fraction &&
+               c.dense.panoptic_pixel_agreement >= options.min_fraction;
+      }
       out.ok = out.ok && c.ok;
       out.images.push_back(std::move(c));
     }

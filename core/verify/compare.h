@@ -20,12 +20,25 @@ struct FieldDiff {
   bool identical = false;     // same dtype, shape and values
 };
 
+// Semantic / panoptic outputs (when the expected result has them).
+struct DenseComparison {
+  bool compared = false;
+  double sem_seg_argmax_agreement = 1.0;  // fraction of pixels with the same argmax class
+  double panoptic_pixel_agreement = 1.0;  // fraction of pixels with the same segment id
+  bool segments_match = true;  // same segments: id, category, isthing, area, instance
+  std::vector<FieldDiff> fields;  // sem_seg, panoptic_seg
+  std::string problem;
+};
+
 struct ImageComparison {
   int64_t expected_height = 0, expected_width = 0;
   int64_t actual_height = 0, actual_width = 0;
   MatchReport match;
   std::vector<FieldDiff> fields;
-  bool ok = false;  // same output size and the detections agree
+  DenseComparison dense;
+  // Same output size, the detections agree and (panoptic models) >= min_fraction of the pixels
+  // agree with the same segments.
+  bool ok = false;
 };
 
 struct BatchComparison {

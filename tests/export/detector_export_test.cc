@@ -102,7 +102,9 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
   ASSERT_TRUE(artifact.ok()) << artifact.status();
   EXPECT_EQ((*artifact)->manifest().method, method());
   EXPECT_EQ((*artifact)->manifest().meta_architecture,
-            arch() == "retinanet" ? "RetinaNet" : "GeneralizedRCNN");
+            arch() == "retinanet"      ? "RetinaNet"
+            : arch() == "panoptic_fpn" ? "PanopticFPN"
+                                       : "GeneralizedRCNN");
   EXPECT_EQ((*artifact)->manifest().required_libraries, std::vector<std::string>{"libd2x_ops.so"});
   for (const std::string& key : parity::ImageKeys()) {
     absl::StatusOr<std::vector<ImageResult>> results =
@@ -141,7 +143,8 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
 
 INSTANTIATE_TEST_SUITE_P(All, DetectorExportTest,
                          ::testing::Combine(::testing::Values("faster_rcnn", "mask_rcnn",
-                                                              "keypoint_rcnn", "retinanet"),
+                                                              "keypoint_rcnn", "retinanet",
+                                                              "panoptic_fpn"),
                                             ::testing::Values("tracing", "scripting")),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" + std::get<1>(info.param);

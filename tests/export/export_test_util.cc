@@ -9,6 +9,8 @@
 #include "core/testing/fixtures.h"
 #include "core/util/status_macros.h"
 #include "glog/logging.h"
+#include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
+#include "plugins/arch/panoptic_fpn/rewriter.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
 #include "plugins/arch/rcnn/rewriter.h"
 #include "plugins/arch/retinanet/retinanet.h"
@@ -23,6 +25,9 @@ const plugin::Registry& TestRegistry() {
     plugin::Registrar staged;
     staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
     staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
+    staged.AddModelBuilder("PanopticFPN", &panoptic_fpn::BuildPanopticFpn);
+    staged.AddRewriter("PanopticFPN",
+                       [] { return std::make_unique<panoptic_fpn::PanopticFpnRewriter>(); });
     staged.AddModelBuilder("RetinaNet", &retinanet::BuildRetinaNet);
     staged.AddRewriter("RetinaNet",
                        [] { return std::make_unique<retinanet::RetinaNetRewriter>(); });

@@ -1,5 +1,5 @@
-// Helpers for the export tests: a registry with the R-CNN and RetinaNet architectures and the
-// TorchScript format linked in (no dlopen), fixture paths, and the shipped libd2x_ops.so.
+// Helpers for the export tests: a registry with the R-CNN, RetinaNet and PanopticFPN architectures
+// and the TorchScript format linked in (no dlopen), fixture paths, and the shipped libd2x_ops.so.
 #ifndef D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
 #define D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
 
@@ -12,7 +12,7 @@
 
 namespace d2x::export_test {
 
-// GeneralizedRCNN and RetinaNet (builders + rewriters) and torchscript (exporter + runner),
+// GeneralizedRCNN, RetinaNet and PanopticFPN (builders + rewriters) and torchscript (exporter + runner),
 // registered once.
 const plugin::Registry& TestRegistry();
 

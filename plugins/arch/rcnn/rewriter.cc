@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <utility>
@@ -13,7 +14,6 @@
 #include "plugins/arch/rcnn/generalized_rcnn.h"
 
 namespace d2x::rcnn {
-namespace {
 
 // A pooler's settings plus the scales of the ROI heads' input features.
 struct PoolerSpec {
@@ -22,6 +22,8 @@ struct PoolerSpec {
   bool aligned = true;
   int64_t canonical_box_size = 224, canonical_level = 4;
 };
+
+namespace {
 
 absl::StatusOr<PoolerSpec> MakePoolerSpec(const modeling::RoiPoolerOptions& options,
                                           const std::vector<double>& scales, const char* what) {
@@ -50,167 +52,183 @@ at::Tensor Pool(const PoolerSpec& p, const std::vector<at::Tensor>& features,
                                  p.canonical_level);
 }
 
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RcnnExportGraph>> RcnnExportGraph::Create(
+    GeneralizedRcnn& model) {
+  std::unique_ptr<RcnnExportGraph> t(new RcnnExportGraph(model));
+  const GeneralizedRcnnOptions& o = model.options();
+  const modeling::Rpn& rpn = model.proposal_generator();
+  t->cell_anchors_ = rpn.anchor_generator().cell_anchors();
+  t->strides_ = rpn.anchor_generator().strides();
+  const auto shapes = model.backbone().output_shape();
+  std::vector<double> scales;
+  for (const std::string& f : model.roi_heads().options().in_features) {
+    auto it = shapes.find(f);
+    if (it == shapes.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MODEL.ROI_HEADS.IN_FEATURES: '", f, "' is not an output of the backbone"));
+    }
+    scales.push_back(1.0 / static_cast<double>(it->second.stride));
+  }
+  const RoiHeadsOptions& heads = model.roi_heads().options();
+  auto box = MakePoolerSpec(o.box_pooler, scales, "MODEL.ROI_BOX_HEAD");
+  if (!box.ok()) return box.status();
+  t->box_pooler_ = std::make_unique<PoolerSpec>(*box);
+  t->fields_ = {"pred_boxes", "pred_classes", "scores"};
+  if (heads.mask_on) {
+    auto mask = MakePoolerSpec(o.mask_pooler, scales, "MODEL.ROI_MASK_HEAD");
+    if (!mask.ok()) return mask.status();
+    t->mask_pooler_ = std::make_unique<PoolerSpec>(*mask);
+    t->fields_.push_back("pred_masks");
+  }
+  if (heads.keypoint_on) {
+    auto kp = MakePoolerSpec(o.keypoint_pooler, scales, "MODEL.ROI_KEYPOINT_HEAD");
+    if (!kp.ok()) return kp.status();
+    t->keypoint_pooler_ = std::make_unique<PoolerSpec>(*kp);
+    t->fields_.push_back("pred_keypoints");
+    t->fields_.push_back("pred_keypoint_heatmaps");
+  }
+  std::sort(t->fields_.begin(), t->fields_.end());
+  return t;
+}
+
+RcnnExportGraph::RcnnExportGraph(GeneralizedRcnn& model)
+    : model_(model), keypoint_columns_(at::tensor({0, 1, 3}, at::kLong)) {}
+RcnnExportGraph::~RcnnExportGraph() = default;
+
+absl::StatusOr<std::vector<at::Tensor>> RcnnExportGraph::MakeInputs(
+    const std::vector<ImageInput>& batch) const {
+  return exporting::MakeDetectorInputs(batch, model_.backbone().size_divisibility(),
+                                       model_.backbone().square_pad());
+}
+
+InputPadding RcnnExportGraph::input_padding() const {
+  return {model_.backbone().size_divisibility(), model_.backbone().square_pad()};
+}
+
+RcnnExportGraph::Outputs RcnnExportGraph::Run(const std::vector<at::Tensor>& inputs) {
+  TORCH_CHECK(inputs.size() == 3, "R-CNN traceable model: expected 3 inputs (",
+              exporting::kImagesInput, ", ", exporting::kImageSizesInput, ", ",
+              exporting::kOutputSizesInput, "), got ", inputs.size());
+  at::NoGradGuard no_grad;
+  const at::Tensor& images = inputs[0];
+  const at::Tensor& image_sizes = inputs[1];
+  const at::Tensor& output_sizes = inputs[2];
+  const GeneralizedRcnnOptions& o = model_.options();
+  const StandardRoiHeads& heads = model_.roi_heads();
+  Outputs out;
+
+  // GeneralizedRCNN.preprocess_image + backbone.
+  at::Tensor x = ops::NormalizeImages(images, image_sizes, o.pixel_mean, o.pixel_std);
+  out.features = model_.backbone().Forward(x);
+  const modeling::FeatureMap& features = out.features;
+
+  // RPN: head convs, then anchors + decoding + find_top_rpn_proposals in one op.
+  modeling::Rpn& rpn = model_.proposal_generator();
+  const modeling::RpnOptions& ro = rpn.options();
+  std::vector<at::Tensor> rpn_features;
+  for (const std::string& f : ro.in_features) rpn_features.push_back(features.at(f));
+  auto [objectness, anchor_deltas] = rpn.rpn_head()->Forward(rpn_features);
+  const modeling::Box2BoxTransform& rpn_transform = rpn.box2box_transform();
+  auto [rois, rpn_logits] = ops::RpnProposals(
+      objectness, anchor_deltas, cell_anchors_, strides_, rpn.anchor_generator().offset(),
+      image_sizes, rpn_transform.weights(), rpn_transform.scale_clamp(), ro.nms_thresh,
+      ro.pre_nms_topk, ro.post_nms_topk, ro.min_box_size);
+
+  // Box branch.
+  std::vector<at::Tensor> in;
+  for (const std::string& f : heads.options().in_features) in.push_back(features.at(f));
+  at::Tensor box_features = heads.box_head().Forward(Pool(*box_pooler_, in, rois));
+  FastRcnnOutputLayers::Predictions predictions = heads.box_predictor().Forward(box_features);
+  const BoxPredictorOptions& bp = heads.box_predictor().options();
+  auto [boxes, scores, classes, batch_index] = ops::BoxPostprocess(
+      predictions.scores, predictions.deltas, rois, image_sizes, bp.bbox_reg_weights,
+      modeling::kDefaultScaleClamp, bp.use_sigmoid_ce, bp.score_thresh, bp.nms_thresh,
+      bp.detections_per_image);
+  auto [out_boxes, scales, keep, num_instances] =
+      ops::DetectorPostprocess(boxes, batch_index, image_sizes, output_sizes);
+
+  std::map<std::string, at::Tensor>& fields = out.fields;
+  fields["pred_boxes"] = out_boxes.index_select(0, keep);
+  fields["scores"] = scores.index_select(0, keep);
+  fields["pred_classes"] = classes.index_select(0, keep);
+  out.batch_index = batch_index.index_select(0, keep);
+  out.num_instances = num_instances;
+
+  // Mask / keypoint branches on the boxes in the coordinates the model saw (as detectron2:
+  // predicted before detector_postprocess, filtered and pasted after it).
+  const bool mask_on = heads.options().mask_on, keypoint_on = heads.options().keypoint_on;
+  if (mask_on || keypoint_on) {
+    const at::Tensor det_rois =
+        at::cat({batch_index.to(boxes.scalar_type()).unsqueeze(1), boxes}, 1);
+    if (mask_on) {
+      at::Tensor logits = heads.mask_head().Forward(Pool(*mask_pooler_, in, det_rois));
+      at::Tensor probs;  // mask_rcnn_inference: [D, 1, M, M]
+      if (logits.size(1) == 1) {
+        probs = logits.sigmoid();
+      } else {
+        at::Tensor index =
+            classes.view({-1, 1, 1, 1}).expand({-1, 1, logits.size(2), logits.size(3)});
+        probs = logits.gather(1, index).sigmoid();
+      }
+      fields["pred_masks"] =
+          ops::PasteMasks(probs.index_select(0, keep).select(1, 0), fields["pred_boxes"],
+                          out.batch_index, output_sizes, o.mask_threshold);
+    }
+    if (keypoint_on) {
+      at::Tensor heatmaps = heads.keypoint_head().Forward(Pool(*keypoint_pooler_, in, det_rois));
+      // keypoint_rcnn_inference: (x, y, score) of heatmaps_to_keypoints.
+      at::Tensor keypoints = ops::HeatmapsToKeypoints(heatmaps, boxes)
+                                 .index_select(2, keypoint_columns_)
+                                 .index_select(0, keep);
+      // detector_postprocess: x *= scale_x, y *= scale_y.
+      at::Tensor xy = keypoints.slice(2, 0, 2) * scales.index_select(0, keep).unsqueeze(1);
+      fields["pred_keypoints"] = at::cat({xy, keypoints.slice(2, 2, 3)}, 2);
+      fields["pred_keypoint_heatmaps"] = heatmaps.index_select(0, keep);
+    }
+  }
+  return out;
+}
+
+namespace {
+
 class RcnnTraceableModel : public TraceableModel {
  public:
-  static absl::StatusOr<std::unique_ptr<RcnnTraceableModel>> Create(GeneralizedRcnn& model) {
-    std::unique_ptr<RcnnTraceableModel> t(new RcnnTraceableModel(model));
-    const GeneralizedRcnnOptions& o = model.options();
-    const modeling::Rpn& rpn = model.proposal_generator();
-    t->cell_anchors_ = rpn.anchor_generator().cell_anchors();
-    t->strides_ = rpn.anchor_generator().strides();
-    const auto shapes = model.backbone().output_shape();
-    std::vector<double> scales;
-    for (const std::string& f : model.roi_heads().options().in_features) {
-      auto it = shapes.find(f);
-      if (it == shapes.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "MODEL.ROI_HEADS.IN_FEATURES: '", f, "' is not an output of the backbone"));
-      }
-      scales.push_back(1.0 / static_cast<double>(it->second.stride));
-    }
-    const RoiHeadsOptions& heads = model.roi_heads().options();
-    auto box = MakePoolerSpec(o.box_pooler, scales, "MODEL.ROI_BOX_HEAD");
-    if (!box.ok()) return box.status();
-    t->box_pooler_ = *box;
-    t->fields_ = {"pred_boxes", "pred_classes", "scores"};
-    if (heads.mask_on) {
-      auto mask = MakePoolerSpec(o.mask_pooler, scales, "MODEL.ROI_MASK_HEAD");
-      if (!mask.ok()) return mask.status();
-      t->mask_pooler_ = *mask;
-      t->fields_.push_back("pred_masks");
-    }
-    if (heads.keypoint_on) {
-      auto kp = MakePoolerSpec(o.keypoint_pooler, scales, "MODEL.ROI_KEYPOINT_HEAD");
-      if (!kp.ok()) return kp.status();
-      t->keypoint_pooler_ = *kp;
-      t->fields_.push_back("pred_keypoints");
-      t->fields_.push_back("pred_keypoint_heatmaps");
-    }
-    t->output_names_ = exporting::DetectorOutputNames(t->fields_);
-    return t;
-  }
+  explicit RcnnTraceableModel(std::unique_ptr<RcnnExportGraph> graph)
+      : graph_(std::move(graph)),
+        output_names_(exporting::DetectorOutputNames(graph_->fields())) {}
 
   std::vector<std::string> input_names() const override {
     return exporting::DetectorInputNames();
   }
   std::vector<std::string> output_names() const override { return output_names_; }
   std::string output_schema_json() const override {
-    return exporting::DetectorOutputSchemaJson(fields_);
+    return exporting::DetectorOutputSchemaJson(graph_->fields());
   }
-
   absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
       const std::vector<ImageInput>& batch) const override {
-    return exporting::MakeDetectorInputs(batch, model_.backbone().size_divisibility(),
-                                         model_.backbone().square_pad());
+    return graph_->MakeInputs(batch);
   }
-
-  InputPadding input_padding() const override {
-    return {model_.backbone().size_divisibility(), model_.backbone().square_pad()};
-  }
+  InputPadding input_padding() const override { return graph_->input_padding(); }
 
   std::vector<at::Tensor> Forward(const std::vector<at::Tensor>& inputs) override {
-    TORCH_CHECK(inputs.size() == 3, "R-CNN traceable model: expected 3 inputs (",
-                exporting::kImagesInput, ", ", exporting::kImageSizesInput, ", ",
-                exporting::kOutputSizesInput, "), got ", inputs.size());
-    at::NoGradGuard no_grad;
-    const at::Tensor& images = inputs[0];
-    const at::Tensor& image_sizes = inputs[1];
-    const at::Tensor& output_sizes = inputs[2];
-    const GeneralizedRcnnOptions& o = model_.options();
-    const StandardRoiHeads& heads = model_.roi_heads();
-
-    // GeneralizedRCNN.preprocess_image + backbone.
-    at::Tensor x = ops::NormalizeImages(images, image_sizes, o.pixel_mean, o.pixel_std);
-    modeling::FeatureMap features = model_.backbone().Forward(x);
-
-    // RPN: head convs, then anchors + decoding + find_top_rpn_proposals in one op.
-    modeling::Rpn& rpn = model_.proposal_generator();
-    const modeling::RpnOptions& ro = rpn.options();
-    std::vector<at::Tensor> rpn_features;
-    for (const std::string& f : ro.in_features) rpn_features.push_back(features.at(f));
-    auto [objectness, anchor_deltas] = rpn.rpn_head()->Forward(rpn_features);
-    const modeling::Box2BoxTransform& rpn_transform = rpn.box2box_transform();
-    auto [rois, rpn_logits] = ops::RpnProposals(
-        objectness, anchor_deltas, cell_anchors_, strides_, rpn.anchor_generator().offset(),
-        image_sizes, rpn_transform.weights(), rpn_transform.scale_clamp(), ro.nms_thresh,
-        ro.pre_nms_topk, ro.post_nms_topk, ro.min_box_size);
-
-    // Box branch.
-    std::vector<at::Tensor> in;
-    for (const std::string& f : heads.options().in_features) in.push_back(features.at(f));
-    at::Tensor box_features = heads.box_head().Forward(Pool(box_pooler_, in, rois));
-    FastRcnnOutputLayers::Predictions predictions = heads.box_predictor().Forward(box_features);
-    const BoxPredictorOptions& bp = heads.box_predictor().options();
-    auto [boxes, scores, classes, batch_index] = ops::BoxPostprocess(
-        predictions.scores, predictions.deltas, rois, image_sizes, bp.bbox_reg_weights,
-        modeling::kDefaultScaleClamp, bp.use_sigmoid_ce, bp.score_thresh, bp.nms_thresh,
-        bp.detections_per_image);
-    auto [out_boxes, scales, keep, num_instances] =
-        ops::DetectorPostprocess(boxes, batch_index, image_sizes, output_sizes);
-
-    std::map<std::string, at::Tensor> fields;
-    fields["pred_boxes"] = out_boxes.index_select(0, keep);
-    fields["scores"] = scores.index_select(0, keep);
-    fields["pred_classes"] = classes.index_select(0, keep);
-    const at::Tensor kept_index = batch_index.index_select(0, keep);
-
-    // Mask / keypoint branches on the boxes in the coordinates the model saw (as detectron2:
-    // predicted before detector_postprocess, filtered and pasted after it).
-    const bool mask_on = heads.options().mask_on, keypoint_on = heads.options().keypoint_on;
-    if (mask_on || keypoint_on) {
-      const at::Tensor det_rois =
-          at::cat({batch_index.to(boxes.scalar_type()).unsqueeze(1), boxes}, 1);
-      if (mask_on) {
-        at::Tensor logits = heads.mask_head().Forward(Pool(mask_pooler_, in, det_rois));
-        at::Tensor probs;  // mask_rcnn_inference: [D, 1, M, M]
-        if (logits.size(1) == 1) {
-          probs = logits.sigmoid();
-        } else {
-          at::Tensor index = classes.view({-1, 1, 1, 1}).expand({-1, 1, logits.size(2),
-                                                                 logits.size(3)});
-          probs = logits.gather(1, index).sigmoid();
-        }
-        fields["pred_masks"] = ops::PasteMasks(probs.index_select(0, keep).select(1, 0),
-                                               fields["pred_boxes"], kept_index, output_sizes,
-                                               o.mask_threshold);
-      }
-      if (keypoint_on) {
-        at::Tensor heatmaps = heads.keypoint_head().Forward(Pool(keypoint_pooler_, in, det_rois));
-        // keypoint_rcnn_inference: (x, y, score) of heatmaps_to_keypoints.
-        at::Tensor keypoints = ops::HeatmapsToKeypoints(heatmaps, boxes)
-                                   .index_select(2, keypoint_columns_)
-                                   .index_select(0, keep);
-        // detector_postprocess: x *= scale_x, y *= scale_y.
-        at::Tensor xy = keypoints.slice(2, 0, 2) * scales.index_select(0, keep).unsqueeze(1);
-        fields["pred_keypoints"] = at::cat({xy, keypoints.slice(2, 2, 3)}, 2);
-        fields["pred_keypoint_heatmaps"] = heatmaps.index_select(0, keep);
-      }
-    }
-
+    RcnnExportGraph::Outputs out = graph_->Run(inputs);
     std::vector<at::Tensor> outputs;
     for (const std::string& name : output_names_) {
       if (name == exporting::kImageSizeOutput) {
-        outputs.push_back(output_sizes);
+        outputs.push_back(inputs[2]);
       } else if (name == exporting::kNumInstancesOutput) {
-        outputs.push_back(num_instances);
+        outputs.push_back(out.num_instances);
       } else {
-        outputs.push_back(fields.at(name));
+        outputs.push_back(out.fields.at(name));
       }
     }
     return outputs;
   }
 
  private:
-  explicit RcnnTraceableModel(GeneralizedRcnn& model) : model_(model) {}
-
-  GeneralizedRcnn& model_;
-  // Tensors Forward needs are made here, outside the trace: a tensor built from C++ values inside
-  // the traced function (at::tensor, from_blob) is recorded as an uninitialized aten::empty.
-  at::Tensor keypoint_columns_ = at::tensor({0, 1, 3}, at::kLong);  // (x, y, score)
-  std::vector<at::Tensor> cell_anchors_;
-  std::vector<int64_t> strides_;
-  PoolerSpec box_pooler_, mask_pooler_, keypoint_pooler_;
-  std::vector<std::string> fields_;
+  std::unique_ptr<RcnnExportGraph> graph_;
   std::vector<std::string> output_names_;
 };
 
@@ -223,10 +241,9 @@ absl::StatusOr<std::unique_ptr<TraceableModel>> RewriteGeneralizedRcnn(
         "GeneralizedRCNN: rewrite flavor '", options.flavor,
         "' is not implemented (the rcnn plugin supports: generic)"));
   }
-  absl::StatusOr<std::unique_ptr<RcnnTraceableModel>> traceable =
-      RcnnTraceableModel::Create(model);
-  if (!traceable.ok()) return traceable.status();
-  return std::unique_ptr<TraceableModel>(*std::move(traceable));
+  absl::StatusOr<std::unique_ptr<RcnnExportGraph>> graph = RcnnExportGraph::Create(model);
+  if (!graph.ok()) return graph.status();
+  return std::unique_ptr<TraceableModel>(new RcnnTraceableModel(*std::move(graph)));
 }
 
 absl::StatusOr<std::unique_ptr<TraceableModel>> RcnnRewriter::Rewrite(

@@ -16,16 +16,56 @@
 #ifndef D2X_PLUGINS_ARCH_RCNN_REWRITER_H_
 #define D2X_PLUGINS_ARCH_RCNN_REWRITER_H_
 
+#include <ATen/core/Tensor.h>
+
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/model.h"
+#include "core/modeling/backbone.h"
 #include "core/rewriter.h"
 
 namespace d2x::rcnn {
 
 class GeneralizedRcnn;
+struct PoolerSpec;
+
+// The R-CNN export graph, reusable by architectures built on GeneralizedRcnn (PanopticFPN adds
+// its semantic branch on the returned features). Run is what gets traced.
+class RcnnExportGraph {
+ public:
+  static absl::StatusOr<std::unique_ptr<RcnnExportGraph>> Create(GeneralizedRcnn& model);
+  ~RcnnExportGraph();
+
+  struct Outputs {
+    modeling::FeatureMap features;             // backbone outputs
+    std::map<std::string, at::Tensor> fields;  // pred_boxes, scores, ... (all images)
+    at::Tensor batch_index;                    // [D] int64: the image of each detection
+    at::Tensor num_instances;                  // [N] int64
+  };
+  // inputs: images, image_sizes, output_sizes (core/export/detector_io.h).
+  Outputs Run(const std::vector<at::Tensor>& inputs);
+
+  // The Instances fields Run returns, sorted.
+  const std::vector<std::string>& fields() const { return fields_; }
+  absl::StatusOr<std::vector<at::Tensor>> MakeInputs(const std::vector<ImageInput>& batch) const;
+  InputPadding input_padding() const;
+
+ private:
+  explicit RcnnExportGraph(GeneralizedRcnn& model);
+
+  GeneralizedRcnn& model_;
+  // Tensors Run needs are made here, outside the trace: a tensor built from C++ values inside
+  // the traced function (at::tensor, from_blob) is recorded as an uninitialized aten::empty.
+  at::Tensor keypoint_columns_;  // {0, 1, 3}: (x, y, score) of heatmaps_to_keypoints
+  std::vector<at::Tensor> cell_anchors_;
+  std::vector<int64_t> strides_;
+  std::unique_ptr<PoolerSpec> box_pooler_, mask_pooler_, keypoint_pooler_;
+  std::vector<std::string> fields_;
+};
 
 class RcnnRewriter : public Rewriter {
  public:

@@ -46,10 +46,22 @@ absl::StatusOr<std::string> ScriptedWrapperSource(const std::vector<std::string>
         "detector I/O contract, core/export/detector_io.h)");
   }
   std::string fields;
+  const int segments_count_index = index_of("num_segments");
   for (size_t i = 0; i < output_names.size(); ++i) {
     const std::string& name = output_names[i];
-    if (name == "num_instances" || name == "image_size") continue;
-    if (name == "pred_masks") {
+    if (name == "num_instances" || name == "image_size" || name == "num_segments") continue;
+    if (name == "sem_seg") {
+      absl::StrAppend(&fields, "        result[\"", name, "\"] = outputs[", i,
+                      "][i, :, :h, :w]\n");
+    } else if (name == "panoptic_seg") {
+      absl::StrAppend(&fields, "        result[\"", name, "\"] = outputs[", i, "][i, :h, :w]\n");
+    } else if (name == "segments_info" || name == "segments_score") {
+      if (segments_count_index < 0) {
+        return absl::InvalidArgumentError("scripting: segments outputs without num_segments");
+      }
+      absl::StrAppend(&fields, "        result[\"", name, "\"] = outputs[", i,
+                      "][seg_start:seg_end]\n");
+    } else if (name == "pred_masks") {
       absl::StrAppend(&fields, "        result[\"", name, "\"] = outputs[", i,
                       "][start:end, :h, :w]\n");
     } else {
@@ -91,13 +103,16 @@ def inference(self, images: List[Tensor], output_sizes: List[List[int]]) -> List
     sizes = outputs[SIZES]
     results: List[Dict[str, Tensor]] = []
     start = 0
+    seg_start = 0
     for i in range(n):
         end = start + int(counts[i])
+        seg_end = seg_start + SEGMENT_COUNT
         h = int(sizes[i][0])
         w = int(sizes[i][1])
         result: Dict[str, Tensor] = {}
 FIELDS        results.append(result)
         start = end
+        seg_start = seg_end
     return results
 
 def forward(self, images: List[Tensor]) -> List[Dict[str, Tensor]]:
@@ -110,6 +125,11 @@ def forward(self, images: List[Tensor]) -> List[Dict[str, Tensor]]:
                                       {"INT64", std::to_string(kInt64)},
                                       {"COUNTS", std::to_string(counts_index)},
                                       {"SIZES", std::to_string(size_index)},
+                                      {"SEGMENT_COUNT",
+                                       segments_count_index < 0
+                                           ? std::string("0")
+                                           : absl::StrCat("int(outputs[", segments_count_index,
+                                                          "][i])")},
                                       {"FIELDS", fields}});
 }
 

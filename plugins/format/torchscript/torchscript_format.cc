@@ -72,16 +72,17 @@ class TorchScriptSession : public Session {
             c10::List<int64_t>({out_sizes[i][0].item<int64_t>(), out_sizes[i][1].item<int64_t>()}));
       }
       c10::IValue out = module_.get_method("inference")({images, output_sizes});
+      int64_t i = 0;
       for (const c10::IValue& entry : out.toListRef()) {
-        ImageResult r;
+        std::map<std::string, at::Tensor> fields;
         for (const auto& item : entry.toGenericDict()) {
-          r.instances.fields[item.key().toStringRef()] = item.value().toTensor();
+          fields[item.key().toStringRef()] = item.value().toTensor();
         }
-        results.push_back(std::move(r));
-      }
-      for (int64_t i = 0; i < static_cast<int64_t>(results.size()); ++i) {
-        results[i].instances.image_height = out_sizes[i][0].item<int64_t>();
-        results[i].instances.image_width = out_sizes[i][1].item<int64_t>();
+        absl::StatusOr<ImageResult> r = exporting::ImageResultFromFields(
+            fields, out_sizes[i][0].item<int64_t>(), out_sizes[i][1].item<int64_t>());
+        if (!r.ok()) return r.status();
+        results.push_back(*std::move(r));
+        ++i;
       }
     } catch (const c10::Error& e) {
       return absl::InternalError(
