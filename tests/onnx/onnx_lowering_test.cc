@@ -1,0 +1,197 @@
+// Per-op ONNX lowering tests: small traced graphs -> ONNX (opset 16 and 17) -> libonnx strict
+// shape inference + checker -> ONNX Runtime (npm onnxruntime-node through ort_run.js), compared
+// with LibTorch running the same traced module. Inputs are dynamic (batch/height/width) and the
+// ORT runs use other sizes than the trace.
+#include <torch/csrc/jit/api/module.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/ops/ops.h"
+#include "core/trace/trace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plugins/format/onnx/lowering.h"
+#include "plugins/format/onnx/ort_node_runner.h"
+
+namespace d2x::onnx_format {
+namespace {
+namespace fs = std::filesystem;
+
+const char kScript[] = "plugins/format/onnx/ort_run.js";
+
+OrtNodeConfig Config() {
+  OrtNodeConfig config;
+  config.script = fs::canonical(kScript).string();  // runfile -> the source tree
+  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
+  EXPECT_TRUE(dir.ok()) << dir.status();  // fail, never skip
+  if (dir.ok()) config.onnxruntime_node_dir = *dir;
+  return config;
+}
+
+struct Lowered {
+  torch::jit::Module module;
+  onnx::ModelProto model;
+  std::string path;
+};
+
+// Traces fn at `sample`, lowers it with the given inputs' dynamic dims, writes the model.
+absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
+                                      const std::vector<at::Tensor>& sample,
+                                      const std::vector<InputSpec>& specs, int opset,
+                                      const std::string& name) {
+  std::vector<std::string> input_names;
+  for (const InputSpec& s : specs) input_names.push_back(s.name);
+  absl::StatusOr<torch::jit::Module> module =
+      trace::TraceToModule(fn, sample, input_names, "__torch__.d2x.OnnxTest");
+  if (!module.ok()) return module.status();
+  LoweringOptions options;
+  options.opset = opset;
+  options.inputs = specs;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    options.inputs[i].shape = sample[i].sizes().vec();
+    options.inputs[i].elem_type = sample[i].scalar_type() == at::kLong
+                                      ? onnx::TensorProto::INT64
+                                      : onnx::TensorProto::FLOAT;
+  }
+  std::shared_ptr<torch::jit::Graph> graph = module->get_method("forward").graph();
+  absl::StatusOr<onnx::ModelProto> model = LowerGraph(*graph, options);
+  if (!model.ok()) return model.status();
+  const std::string path =
+      (fs::path(testing::TempDir()) / (name + "_" + std::to_string(opset) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << model->SerializeAsString();
+  return Lowered{*module, *model, path};
+}
+
+void ExpectOrtMatchesTorch(const Lowered& lowered, const std::vector<InputSpec>& specs,
+                           const std::vector<at::Tensor>& inputs, double atol) {
+  absl::StatusOr<std::vector<at::Tensor>> expected = trace::RunModule(lowered.module, inputs);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(specs[i].name, inputs[i]);
+  absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(Config(), lowered.path, named);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), expected->size());
+  for (size_t i = 0; i < got->size(); ++i) {
+    const at::Tensor& e = (*expected)[i];
+    const at::Tensor& g = (*got)[i];
+    ASSERT_EQ(g.sizes(), e.sizes()) << "output " << i;
+    ASSERT_EQ(g.scalar_type(), e.scalar_type()) << "output " << i;
+    if (e.is_floating_point()) {
+      const double diff = e.numel() ? (g - e).abs().max().item<double>() : 0.0;
+      EXPECT_LE(diff, atol) << "output " << i;
+    } else {
+      EXPECT_TRUE(at::equal(g, e)) << "output " << i << "\nort: " << g << "\ntorch: " << e;
+    }
+  }
+}
+
+// The backbone/FPN ops of the traced R-CNN graph: _convolution (+bias, stride, groups),
+// batch_norm, relu_, max_pool2d, upsample_nearest2d(scale 2), add, cat, sigmoid; and the box
+// head's flatten + linear on a second input.
+TEST(OnnxLoweringTest, BackboneOpsMatchLibTorchInOnnxRuntime) {
+  torch::manual_seed(0);
+  const at::Tensor w1 = at::randn({8, 3, 3, 3}), b1 = at::randn({8});
+  const at::Tensor gamma = at::rand({8}) + 0.5, beta = at::randn({8});
+  const at::Tensor mean = at::randn({8}), var = at::rand({8}) + 0.5;
+  const at::Tensor w2 = at::randn({8, 4, 3, 3}), w3 = at::randn({8, 8, 1, 1});
+  const at::Tensor lw = at::randn({5, 4 * 2 * 2}), lb = at::randn({5});
+  trace::TraceFunction fn = [&](const std::vector<at::Tensor>& in) {
+    at::Tensor x = at::conv2d(in[0], w1, b1, {1, 1}, {1, 1});
+    x = at::batch_norm(x, gamma, beta, mean, var, false, 0.1, 1e-5, false);
+    x = at::relu_(x);
+    at::Tensor p = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+    at::Tensor y = at::conv2d(p, w2, {}, {1, 1}, {1, 1}, {1, 1}, /*groups=*/2);
+    at::Tensor up = at::upsample_nearest2d(y, c10::nullopt, std::vector<double>{2.0, 2.0});
+    at::Tensor lateral = at::conv2d(x, w3);
+    at::Tensor fused = at::add(lateral, up);
+    at::Tensor both = at::cat({fused, at::sigmoid(x)}, 1);
+    at::Tensor head = at::linear(at::relu(at::flatten(in[1], 1)), lw, lb);
+    return std::vector<at::Tensor>{both, head};
+  };
+  const std::vector<InputSpec> specs = {{"images", 0, {}, {"N", "", "H", "W"}},
+                                        {"box_features", 0, {}, {"K", "", "", ""}}};
+  const std::vector<at::Tensor> sample = {at::randn({1, 3, 16, 16}), at::randn({3, 4, 2, 2})};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered = TraceAndLower(fn, sample, specs, opset, "backbone");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    EXPECT_EQ(lowered->model.opset_import(0).version(), opset);
+    EXPECT_EQ(lowered->model.graph().input(0).type().tensor_type().shape().dim(2).dim_param(),
+              "H");
+    // Other batch and sizes than the trace (H, W even: the trace's upsample needs 2x pooled).
+    ExpectOrtMatchesTorch(*lowered, specs, {at::randn({2, 3, 24, 40}), at::randn({7, 4, 2, 2})},
+                          1e-4);
+  }
+}
+
+at::Tensor RandomRois(int64_t k, int64_t batch, double h, double w) {
+  at::Tensor xy = at::rand({k, 2}) * at::tensor({w * 0.8, h * 0.8});
+  at::Tensor wh = at::rand({k, 2}) * at::tensor({w * 0.5, h * 0.5});
+  at::Tensor idx = at::randint(batch, {k, 1}).to(at::kFloat);
+  return at::cat({idx, xy, xy + wh}, 1).to(at::kFloat);
+}
+
+// d2x::roi_align -> RoiAlign-16: aligned=True is half_pixel, aligned=False output_half_pixel.
+TEST(OnnxLoweringTest, RoiAlignBothModesMatchLibTorchInOnnxRuntime) {
+  torch::manual_seed(1);
+  for (bool aligned : {true, false}) {
+    for (int64_t sampling_ratio : {0, 2}) {
+      trace::TraceFunction fn = [&](const std::vector<at::Tensor>& in) {
+        return std::vector<at::Tensor>{
+            ops::RoiAlign(in[0], in[1], 0.25, 7, 5, sampling_ratio, aligned)};
+      };
+      const std::vector<InputSpec> specs = {{"features", 0, {}, {"N", "", "H", "W"}},
+                                            {"rois", 0, {}, {"K", ""}}};
+      const std::vector<at::Tensor> sample = {at::randn({1, 4, 10, 12}),
+                                              RandomRois(3, 1, 40, 48)};
+      absl::StatusOr<Lowered> lowered = TraceAndLower(fn, sample, specs, 16, "roi_align");
+      ASSERT_TRUE(lowered.ok()) << lowered.status();
+      ExpectOrtMatchesTorch(*lowered, specs,
+                            {at::randn({2, 4, 20, 24}), RandomRois(12, 2, 80, 96)}, 1e-5);
+    }
+  }
+}
+
+// d2x::nms -> NonMaxSuppression + Gather: the same indices in the same order.
+TEST(OnnxLoweringTest, NmsMatchesLibTorchInOnnxRuntime) {
+  torch::manual_seed(2);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{ops::Nms(in[0], in[1], 0.5)};
+  };
+  auto boxes = [](int64_t k) {
+    at::Tensor xy = at::rand({k, 2}) * 100;
+    return at::cat({xy, xy + at::rand({k, 2}) * 40 + 1}, 1);
+  };
+  const std::vector<InputSpec> specs = {{"boxes", 0, {}, {"K", ""}}, {"scores", 0, {}, {"K"}}};
+  absl::StatusOr<Lowered> lowered =
+      TraceAndLower(fn, {boxes(10), at::rand({10})}, specs, 17, "nms");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ExpectOrtMatchesTorch(*lowered, specs, {boxes(200), at::rand({200})}, 0);
+}
+
+// An op with no lowering fails the export, naming the op and where it comes from.
+TEST(OnnxLoweringTest, UnloweredOpFailsNamingTheOp) {
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{at::exp(in[0])};
+  };
+  absl::StatusOr<Lowered> lowered =
+      TraceAndLower(fn, {at::randn({2, 3})}, {{"x", 0, {}, {}}}, 17, "exp");
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(lowered.status().message()),
+              testing::HasSubstr("op aten::exp has no ONNX lowering (from "));
+  EXPECT_THAT(std::string(lowered.status().message()), testing::HasSubstr("aten::exp("));
+}
+
+TEST(OnnxLoweringTest, OpsetOutsideCheckerRangeIsRejected) {
+  torch::jit::Graph graph;
+  LoweringOptions options;
+  options.opset = 18;
+  absl::StatusOr<onnx::ModelProto> model = LowerGraph(graph, options);
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(std::string(model.status().message()), testing::HasSubstr("opset 18"));
+}
+
+}  // namespace
+}  // namespace d2x::onnx_format
