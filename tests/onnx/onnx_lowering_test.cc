@@ -147,8 +147,31 @@ TEST(OnnxLoweringTest, RoiAlignBothModesMatchLibTorchInOnnxRuntime) {
                                               RandomRois(3, 1, 40, 48)};
       absl::StatusOr<Lowered> lowered = TraceAndLower(fn, sample, specs, 16, "roi_align");
       ASSERT_TRUE(lowered.ok()) << lowered.status();
-      ExpectOrtMatchesTorch(*lowered, specs,
-                            {at::randn({2, 4, 20, 24}), RandomRois(12, 2, 80, 96)}, 1e-5);
+      const std::vector<at::Tensor> inputs = {at::randn({2, 4, 20, 24}),
+                                              RandomRois(12, 2, 80, 96)};
+      ExpectOrtMatchesTorch(*lowered, specs, inputs, 1e-5);
+
+      // Control: the other coordinate mode gives other values, so the comparison above does
+      // detect a wrong mode.
+      onnx::ModelProto flipped = lowered->model;
+      int flips = 0;
+      for (onnx::NodeProto& n : *flipped.mutable_graph()->mutable_node()) {
+        for (onnx::AttributeProto& a : *n.mutable_attribute()) {
+          if (a.name() == "coordinate_transformation_mode") {
+            a.set_s(aligned ? "output_half_pixel" : "half_pixel");
+            ++flips;
+          }
+        }
+      }
+      ASSERT_EQ(flips, 1);
+      const std::string path = lowered->path + ".flipped.onnx";
+      std::ofstream(path, std::ios::binary) << flipped.SerializeAsString();
+      absl::StatusOr<std::vector<at::Tensor>> expected = trace::RunModule(lowered->module, inputs);
+      ASSERT_TRUE(expected.ok()) << expected.status();
+      absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(
+          Config(), path, {{"features", inputs[0]}, {"rois", inputs[1]}});
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_GT(((*got)[0] - (*expected)[0]).abs().max().item<double>(), 1e-2);
     }
   }
 }
