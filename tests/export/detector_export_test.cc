@@ -139,6 +139,22 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
   EXPECT_TRUE(c.ok && c.identical()) << c.Summary();
   EXPECT_EQ((*exported)[2].instances.image_height, 300);
   EXPECT_EQ((*exported)[2].instances.image_width, 444);
+
+  // Edge cases: a tiny odd-sized crop and a constant image (few or no detections).
+  ImageInput tiny;
+  tiny.image = large.image.slice(1, 40, 73).slice(2, 100, 147).contiguous();  // 33x47
+  ImageInput blank;
+  blank.image = at::full({3, 64, 96}, 114.0f);
+  for (const auto& [name, edge] : std::vector<std::pair<std::string, std::vector<ImageInput>>>{
+           {"tiny 33x47", {tiny}}, {"blank 64x96", {blank}}, {"[tiny, blank]", {tiny, blank}}}) {
+    absl::StatusOr<std::vector<ImageResult>> x = (*artifact)->Predict(edge);
+    ASSERT_TRUE(x.ok()) << name << ": " << x.status();
+    absl::StatusOr<std::vector<ImageResult>> e = session.model().model->Inference(edge);
+    ASSERT_TRUE(e.ok()) << name << ": " << e.status();
+    verify::BatchComparison edge_check = verify::CompareResults(name, *e, *x);
+    std::cout << edge_check.Summary().substr(0, 300) << "\n";
+    EXPECT_TRUE(edge_check.ok && edge_check.identical()) << edge_check.Summary();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(All, DetectorExportTest,
@@ -193,6 +209,31 @@ TEST(RetinaNetTraceTest, GraphUsesCoarseOps) {
     EXPECT_EQ(counts[op], 1) << op;
   }
   EXPECT_EQ(counts["aten::size"], 0);
+}
+
+// No detection at all (score threshold 1): the mask / keypoint heads run on empty sets, the
+// artifact returns empty fields, equal to the eager model.
+TEST(NoDetectionsTest, ExportsAndVerifies) {
+  for (const std::string arch : {"mask_rcnn", "keypoint_rcnn"}) {
+    absl::StatusOr<exporting::ExportInputs> inputs = FixtureExportInputs(arch);
+    ASSERT_TRUE(inputs.ok());
+    inputs->model.opts = {"MODEL.ROI_HEADS.SCORE_THRESH_TEST", "1.0"};
+    auto session = exporting::ExportSession::Create(TestRegistry(), *inputs);
+    ASSERT_TRUE(session.ok()) << session.status();
+    for (const char* method : {"tracing", "scripting"}) {
+      const std::string dir = TempDir(arch + "_none_" + method) + "/artifact";
+      absl::StatusOr<exporting::ExportOutcome> outcome =
+          (*session)->Export({"torchscript", method, {}, dir});
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      ASSERT_TRUE(outcome->status.ok()) << outcome->status;
+      for (const verify::BatchComparison& c : outcome->checks) {
+        EXPECT_TRUE(c.ok && c.identical()) << c.Summary();
+        for (const verify::ImageComparison& image : c.images) {
+          EXPECT_EQ(image.match.num_actual, 0) << arch << " " << method;
+        }
+      }
+    }
+  }
 }
 
 // --- errors ------------------------------------------------------------------------------------
