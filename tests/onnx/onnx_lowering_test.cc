@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/ops/detection_ops.h"
 #include "core/ops/ops.h"
 #include "core/trace/trace.h"
 #include "gmock/gmock.h"
@@ -191,6 +192,24 @@ TEST(OnnxLoweringTest, NmsMatchesLibTorchInOnnxRuntime) {
       TraceAndLower(fn, {boxes(10), at::rand({10})}, specs, 17, "nms");
   ASSERT_TRUE(lowered.ok()) << lowered.status();
   ExpectOrtMatchesTorch(*lowered, specs, {boxes(200), at::rand({200})}, 0);
+}
+
+// d2x::normalize_images: normalized and zeroed outside each image's size, bit-identical.
+TEST(OnnxLoweringTest, NormalizeImagesMatchesLibTorchInOnnxRuntime) {
+  torch::manual_seed(3);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{
+        ops::NormalizeImages(in[0], in[1], {103.53, 116.28, 123.675}, {57.375, 57.12, 58.395})};
+  };
+  const std::vector<InputSpec> specs = {{"images", 0, {}, {"N", "", "H", "W"}},
+                                        {"image_sizes", 0, {}, {"N", ""}}};
+  absl::StatusOr<Lowered> lowered = TraceAndLower(
+      fn, {at::rand({1, 3, 32, 32}) * 255, at::tensor({32, 30}, at::kLong).view({1, 2})}, specs,
+      17, "normalize_images");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ExpectOrtMatchesTorch(
+      *lowered, specs,
+      {at::rand({2, 3, 64, 96}) * 255, at::tensor({64, 70, 41, 96}, at::kLong).view({2, 2})}, 0);
 }
 
 // An op with no lowering fails the export, naming the op and where it comes from.

@@ -173,6 +173,7 @@ const LoweringTable& Lowerings() {
     RegisterElementwiseLowerings(*t);
     RegisterShapeLowerings(*t);
     RegisterDetectionLowerings(*t);
+    RegisterPreprocessLowerings(*t);
     return t;
   }();
   return *table;

@@ -97,6 +97,7 @@ void RegisterConvLowerings(LoweringTable& table);         // lower_conv.cc
 void RegisterElementwiseLowerings(LoweringTable& table);  // lower_elementwise.cc
 void RegisterShapeLowerings(LoweringTable& table);        // lower_shape.cc
 void RegisterDetectionLowerings(LoweringTable& table);    // lower_detection.cc
+void RegisterPreprocessLowerings(LoweringTable& table);   // lower_preprocess.cc
 
 // Lowers the graph (its first input may be the module's `self`, which is skipped) and checks the
 // model: strict shape inference, then the full checker.
