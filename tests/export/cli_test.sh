@@ -30,8 +30,11 @@ expect() {
 model="$(dirname "$(find -L "${TEST_SRCDIR}" -path '*models/mask_rcnn_small/config.yaml' | head -1)")"
 [[ -f "${model}/config.yaml" ]] || { echo "bundled model not in runfiles"; exit 1; }
 
-# The default: the bundled model to every format and method, verified.
-expect 0 "every export verified" "${d2x}" export --output out --threads 2
+# The bundled model (the default when there is no --config) to every TorchScript method,
+# verified. (`--format all`, the default, also exports whatever other format plugins are
+# registered; their own tests cover them.)
+expect 0 "every export verified" "${d2x}" export --output out --format torchscript --method all \
+  --threads 2
 for d in out/torchscript_tracing out/torchscript_scripting; do
   for f in model.ts libd2x_ops.so manifest.json report.json config.yaml; do
     [[ -f "${d}/${f}" ]] || fail "missing ${d}/${f}"
@@ -41,6 +44,7 @@ done
 ls -a out | grep -q staging && fail "staging directory left behind"
 # An existing output is not replaced without --overwrite.
 expect 1 "already exists" "${d2x}" export --output out
+expect 1 "already exists" "${d2x}" export --output out --format torchscript --method all
 expect 0 "every export verified" "${d2x}" export --output out --overwrite --format torchscript --method all
 # One format and method into the directory itself.
 expect 0 "OK" "${d2x}" export --output single --format torchscript --method scripting \
