@@ -1,8 +1,14 @@
 // Lowers the traced graph of a TorchScript artifact (d2x export --format torchscript --method
-// tracing) to ONNX and reports the result: the first op with no lowering, or the checked model.
-//   lower_artifact ARTIFACT_DIR/model.ts [OUT.onnx] [OPSET]
+// tracing) to ONNX and reports the result.
+//   lower_artifact MODEL.ts [OUT.onnx] [OPSET] [ORT_RUN_JS]
 // A development tool for the ONNX format (issue 7); inputs follow the detector I/O contract
-// (images [N, 3, H, W] float32, image_sizes / output_sizes [N, 2] int64).
+// (images [N, 3, H, W] float32, image_sizes / output_sizes [N, 2] int64, N/H/W dynamic).
+// When some op has no lowering, it lists every unlowered op kind, then lowers the *prefix* of the
+// graph that ends at the first unlowered node (its tensor inputs become the outputs), writes it
+// to OUT.onnx and, given ORT_RUN_JS, runs it in ONNX Runtime on a batch of 2 images of another
+// size than the trace and compares it with LibTorch running the same prefix.
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/script.h>
 
 #include <fstream>
@@ -10,40 +16,139 @@
 #include <map>
 
 #include "plugins/format/onnx/lowering.h"
+#include "plugins/format/onnx/ort_node_runner.h"
+
+namespace of = d2x::onnx_format;
+namespace tj = torch::jit;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: lower_artifact MODEL.ts [OUT.onnx] [OPSET]\n";
+    std::cerr << "usage: lower_artifact MODEL.ts [OUT.onnx] [OPSET] [ORT_RUN_JS]\n";
     return 2;
   }
-  torch::jit::Module module;
+  tj::Module module;
   try {
-    module = torch::jit::load(argv[1]);
+    module = tj::load(argv[1]);
   } catch (const std::exception& e) {
     std::cerr << "loading " << argv[1] << ": " << e.what() << "\n";
     return 1;
   }
-  namespace of = d2x::onnx_format;
+  module.eval();
   of::LoweringOptions options;
   if (argc > 3) options.opset = std::atoi(argv[3]);
   options.inputs = {{"images", onnx::TensorProto::FLOAT, {1, 3, 64, 64}, {"N", "", "H", "W"}},
                     {"image_sizes", onnx::TensorProto::INT64, {1, 2}, {"N", ""}},
                     {"output_sizes", onnx::TensorProto::INT64, {1, 2}, {"N", ""}}};
-  absl::StatusOr<onnx::ModelProto> model =
-      of::LowerGraph(*module.get_method("forward").graph(), options);
-  if (!model.ok()) {
-    std::cerr << model.status() << "\n";
-    std::map<std::string, int> missing;  // every op kind of the graph with no lowering
-    for (const torch::jit::Node* node : module.get_method("forward").graph()->nodes()) {
-      const std::string kind = node->kind().toQualString();
-      if (kind.rfind("prim::", 0) != 0 && of::Lowerings().count(kind) == 0) ++missing[kind];
+  std::shared_ptr<tj::Graph> graph = module.get_method("forward").graph();
+  absl::StatusOr<onnx::ModelProto> model = of::LowerGraph(*graph, options);
+  if (model.ok()) {
+    if (argc > 2) std::ofstream(argv[2], std::ios::binary) << model->SerializeAsString();
+    std::cout << "lowered and checked: " << model->graph().node_size() << " nodes\n";
+    return 0;
+  }
+  std::cerr << model.status() << "\n";
+  std::map<std::string, int> missing;  // every op kind of the graph with no lowering
+  tj::Node* first = nullptr;
+  for (tj::Node* node : graph->nodes()) {
+    const std::string kind = node->kind().toQualString();
+    if (kind.rfind("prim::", 0) != 0 && of::Lowerings().count(kind) == 0) {
+      ++missing[kind];
+      if (first == nullptr) first = node;
     }
-    std::cerr << "ops with no ONNX lowering:";
-    for (const auto& [kind, count] : missing) std::cerr << " " << kind << " (x" << count << ")";
-    std::cerr << "\n";
+  }
+  std::cerr << "ops with no ONNX lowering:";
+  for (const auto& [kind, count] : missing) std::cerr << " " << kind << " (x" << count << ")";
+  std::cerr << "\n";
+  if (first == nullptr) return 1;
+
+  // The prefix up to the first unlowered node: its tensor inputs become the graph's outputs.
+  std::shared_ptr<tj::Graph> prefix = graph->copy();
+  tj::Node* cut = nullptr;
+  {
+    auto it = graph->nodes().begin(), pit = prefix->nodes().begin();
+    for (; *it != first; ++it, ++pit) {}
+    cut = *pit;
+  }
+  std::vector<tj::Value*> outs;
+  for (tj::Value* v : cut->inputs()) {
+    if (v->node()->kind() == c10::prim::ListConstruct) {
+      for (tj::Value* t : v->node()->inputs()) {
+        if (t->type()->kind() == c10::TypeKind::TensorType) outs.push_back(t);
+      }
+    } else if (v->type()->kind() == c10::TypeKind::TensorType &&
+               v->node()->kind() != c10::prim::Param && v->node()->kind() != c10::prim::Constant) {
+      outs.push_back(v);
+    }
+  }
+  while (!prefix->outputs().empty()) prefix->eraseOutput(0);
+  {
+    tj::WithInsertPoint guard(prefix->return_node());
+    tj::Node* tuple = prefix->insertNode(prefix->createTuple(outs));
+    prefix->registerOutput(tuple->output());  // one output: GraphFunction needs it
+  }
+  tj::EliminateDeadCode(prefix);
+
+  // Run the prefix in LibTorch on a batch of 2 (sizes other than the trace's) for the dtypes and
+  // the reference.
+  torch::manual_seed(0);
+  const std::vector<at::Tensor> inputs = {
+      at::rand({2, 3, 224, 288}) * 255,
+      at::tensor({224, 288, 200, 250}, at::kLong).view({2, 2}),
+      at::tensor({224, 288, 200, 250}, at::kLong).view({2, 2})};
+  std::vector<at::Tensor> expected;
+  try {
+    c10::NoGradGuard no_grad;
+    tj::GraphFunction fn("prefix", prefix, nullptr);
+    std::vector<c10::IValue> stack = {module._ivalue(), inputs[0], inputs[1], inputs[2]};
+    fn.run(stack);
+    for (const c10::IValue& v : stack.at(0).toTupleRef().elements()) {
+      expected.push_back(v.toTensor());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "running the prefix in LibTorch: " << e.what() << "\n";
     return 1;
   }
-  if (argc > 2) std::ofstream(argv[2], std::ios::binary) << model->SerializeAsString();
-  std::cout << "lowered and checked: " << model->graph().node_size() << " nodes\n";
-  return 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    outs[i]->setType(c10::TensorType::create(expected[i]));
+  }
+  absl::StatusOr<onnx::ModelProto> partial = of::LowerGraph(*prefix, options);
+  if (!partial.ok()) {
+    std::cerr << "prefix: " << partial.status() << "\n";
+    return 1;
+  }
+  std::cout << "prefix up to " << first->kind().toQualString() << ": " << outs.size()
+            << " outputs, " << partial->graph().node_size() << " ONNX nodes, checked\n";
+  if (argc < 5 || argc < 3) return 1;
+  std::ofstream(argv[2], std::ios::binary) << partial->SerializeAsString();
+  of::OrtNodeConfig config;
+  config.script = argv[4];
+  absl::StatusOr<std::string> dir = of::FindOnnxRuntimeNode(argv[4]);
+  if (!dir.ok()) {
+    std::cerr << dir.status() << "\n";
+    return 1;
+  }
+  config.onnxruntime_node_dir = *dir;
+  absl::StatusOr<std::vector<at::Tensor>> got = of::RunInOnnxRuntime(
+      config, argv[2],
+      {{"images", inputs[0]}, {"image_sizes", inputs[1]}, {"output_sizes", inputs[2]}});
+  if (!got.ok()) {
+    std::cerr << got.status() << "\n";
+    return 1;
+  }
+  double worst = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if ((*got)[i].sizes() != expected[i].sizes()) {
+      std::cerr << "output " << i << ": ORT shape " << (*got)[i].sizes() << " vs torch "
+                << expected[i].sizes() << "\n";
+      return 1;
+    }
+    const double diff = ((*got)[i] - expected[i]).abs().max().item<double>();
+    const double scale = expected[i].abs().max().item<double>();
+    std::cout << "output " << i << " " << expected[i].sizes() << ": max |ORT - torch| " << diff
+              << " (max |torch| " << scale << ")\n";
+    worst = std::max(worst, diff / std::max(scale, 1.0));
+  }
+  std::cout << "worst relative difference (max |diff| / max(1, max |torch|)) " << worst << "\n"
+            << "exit 1: only a prefix of the graph lowers\n";
+  return 1;
 }
