@@ -1,5 +1,8 @@
 // Caffe2 format foundation: traced conv net -> NetDef -> files -> executor == LibTorch.
 #include <ATen/ATen.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
@@ -225,6 +228,60 @@ TEST_F(Caffe2FormatTest, SvgIsWellFormedAndNamesEveryOp) {
   const std::string path = (dir_ / "net.svg").string();
   ASSERT_TRUE(SaveGraph(nets_.predict_net, path).ok());
   EXPECT_GT(std::filesystem::file_size(path), 100u);
+}
+
+}  // namespace
+}  // namespace d2x::caffe2_format
+
+namespace d2x::caffe2_format {
+namespace {
+
+// libtorch_cpu.so embeds Caffe2's own generated caffe2.proto (TOOLCHAIN.md §3): compare our
+// messages with it field by field, and parse our model.pb as a real caffe2.NetDef.
+TEST(Caffe2WireFormatTest, FieldsMatchLibTorchsCaffe2Proto) {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  for (const char* name : {"NetDef", "OperatorDef", "Argument", "TensorProto", "DeviceOption"}) {
+    const auto* ours = pool->FindMessageTypeByName(std::string("d2x.caffe2.") + name);
+    const auto* theirs = pool->FindMessageTypeByName(std::string("caffe2.") + name);
+    ASSERT_NE(ours, nullptr) << name;
+    ASSERT_NE(theirs, nullptr) << "caffe2." << name << " not in libtorch's generated pool";
+    for (int i = 0; i < ours->field_count(); ++i) {
+      const auto* f = ours->field(i);
+      const auto* g = theirs->FindFieldByNumber(f->number());
+      ASSERT_NE(g, nullptr) << name << "." << f->name();
+      EXPECT_EQ(f->name(), g->name()) << name << " field " << f->number();
+      EXPECT_EQ(f->type(), g->type()) << name << "." << f->name();
+      EXPECT_EQ(f->label(), g->label()) << name << "." << f->name();
+      EXPECT_EQ(f->is_packed(), g->is_packed()) << name << "." << f->name();
+    }
+  }
+}
+
+TEST(Caffe2WireFormatTest, OurBytesParseAsCaffe2NetDef) {
+  d2x::caffe2::NetDef net;
+  net.set_name("n");
+  net.add_external_input("data");
+  auto* op = net.add_op();
+  op->set_type("Conv");
+  op->add_input("data");
+  op->add_output("y");
+  AddArg(op, "kernels")->add_ints(3);
+  AddArg(op, "spatial_scale")->set_f(0.25f);
+  auto fill = MakeFillOp("w", at::arange(6, at::kFloat).view({2, 3}));
+  ASSERT_TRUE(fill.ok());
+  *net.add_op() = *fill;
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  const auto* desc = pool->FindMessageTypeByName("caffe2.NetDef");
+  ASSERT_NE(desc, nullptr);
+  google::protobuf::DynamicMessageFactory factory(pool);
+  std::unique_ptr<google::protobuf::Message> theirs(factory.GetPrototype(desc)->New());
+  ASSERT_TRUE(theirs->ParseFromString(net.SerializeAsString()));
+  EXPECT_EQ(theirs->GetReflection()->GetUnknownFields(*theirs).field_count(), 0);
+  std::string ours_text, theirs_text;
+  google::protobuf::TextFormat::PrintToString(net, &ours_text);
+  google::protobuf::TextFormat::PrintToString(*theirs, &theirs_text);
+  EXPECT_EQ(ours_text, theirs_text);
+  EXPECT_EQ(theirs->SerializeAsString(), net.SerializeAsString());
 }
 
 }  // namespace
