@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/ops/detection_ops.h"
 #include "core/ops/ops.h"
@@ -124,6 +125,30 @@ TEST(OnnxLoweringTest, BackboneOpsMatchLibTorchInOnnxRuntime) {
     ExpectOrtMatchesTorch(*lowered, specs, {at::randn({2, 3, 24, 40}), at::randn({7, 4, 2, 2})},
                           1e-4);
   }
+}
+
+// aten::_convolution as the Python-traced R-CNN graph records it: plain (stride 2, dilation 2)
+// and transposed (the mask head's ConvTranspose, stride 2).
+TEST(OnnxLoweringTest, ConvolutionAndTransposedMatchLibTorchInOnnxRuntime) {
+  torch::manual_seed(4);
+  const at::Tensor w = at::randn({6, 3, 3, 3}), b = at::randn({6});
+  const at::Tensor wt = at::randn({6, 4, 2, 2}), bt = at::randn({4});
+  trace::TraceFunction fn = [&](const std::vector<at::Tensor>& in) {
+    at::Tensor x = at::_convolution(in[0], w, b, {2, 2}, {2, 2}, {2, 2}, false, {0, 0}, 1, false,
+                                    false, true, true);
+    at::Tensor y = at::_convolution(at::relu(x), wt, bt, {2, 2}, {0, 0}, {1, 1}, true, {0, 0},
+                                    1, false, false, true, true);
+    return std::vector<at::Tensor>{x, y};
+  };
+  const std::vector<InputSpec> specs = {{"images", 0, {}, {"N", "", "H", "W"}}};
+  absl::StatusOr<Lowered> lowered =
+      TraceAndLower(fn, {at::randn({1, 3, 14, 14})}, specs, 17, "convolution");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  std::map<std::string, int> op_types;
+  for (const onnx::NodeProto& n : lowered->model.graph().node()) ++op_types[n.op_type()];
+  EXPECT_EQ(op_types["Conv"], 1);
+  EXPECT_EQ(op_types["ConvTranspose"], 1);
+  ExpectOrtMatchesTorch(*lowered, specs, {at::randn({2, 3, 20, 26})}, 1e-4);
 }
 
 at::Tensor RandomRois(int64_t k, int64_t batch, double h, double w) {
