@@ -2,9 +2,12 @@
 
 #include <ATen/ATen.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -72,41 +75,42 @@ absl::StatusOr<std::string> FindOnnxRuntimeNode(const std::string& start) {
       " (run tools/setup.sh: ONNXRUNTIME_NODE_INSTALL=skip npm ci, or set $D2X_ORT_NODE_DIR)"));
 }
 
-absl::StatusOr<std::vector<at::Tensor>> RunInOnnxRuntime(
-    const OrtNodeConfig& config, const std::string& model_path,
-    const std::vector<std::pair<std::string, at::Tensor>>& inputs) {
+namespace {
+
+// A temporary directory removed with its contents at the end of the scope.
+struct TempDir {
+  fs::path path;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+absl::StatusOr<fs::path> MakeTempDir() {
   char tmpl[] = "/tmp/d2x_ort_XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("ort: mkdtemp failed");
-  const fs::path dir(tmpl);
-  struct Cleanup {
-    fs::path d;
-    ~Cleanup() { std::error_code ec; fs::remove_all(d, ec); }
-  } cleanup{dir};
+  return fs::path(tmpl);
+}
 
+absl::Status WriteInputs(const fs::path& dir,
+                         const std::vector<std::pair<std::string, at::Tensor>>& inputs) {
   nlohmann::json specs = nlohmann::json::array();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const at::Tensor t = inputs[i].second.contiguous().cpu();
     absl::StatusOr<std::string> dtype = DtypeName(t.scalar_type());
     if (!dtype.ok()) return dtype.status();
     const std::string file = absl::StrCat("in_", i, ".bin");
-    std::ofstream(dir / file, std::ios::binary)
-        .write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+    std::ofstream out(dir / file, std::ios::binary);
+    out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+    if (!out) return absl::InternalError(absl::StrCat("ort: writing ", (dir / file).string()));
     specs.push_back({{"name", inputs[i].first}, {"dtype", *dtype}, {"shape", t.sizes().vec()},
                      {"file", file}});
   }
   std::ofstream(dir / "inputs.json") << specs.dump();
+  return absl::OkStatus();
+}
 
-  std::string node = config.node;
-  if (const char* env = std::getenv("D2X_NODE"); env != nullptr && *env != '\0') node = env;
-  const std::string cmd = absl::StrCat(Quote(node), " ", Quote(config.script), " ",
-                                       Quote(config.onnxruntime_node_dir), " ",
-                                       Quote(model_path), " ", Quote(dir.string()), " 2>",
-                                       Quote((dir / "stderr.txt").string()));
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0) {
-    return absl::InternalError(absl::StrCat("ort: `", cmd, "` failed (status ", rc, "): ",
-                                            ReadAll(dir / "stderr.txt")));
-  }
+absl::StatusOr<std::vector<at::Tensor>> ReadOutputs(const fs::path& dir) {
   nlohmann::json outs;
   try {
     outs = nlohmann::json::parse(ReadAll(dir / "outputs.json"));
@@ -125,10 +129,136 @@ absl::StatusOr<std::vector<at::Tensor>> RunInOnnxRuntime(
                                               ": ", bytes.size(), " bytes, expected ",
                                               t.nbytes()));
     }
-    std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
     result.push_back(t);
   }
   return result;
+}
+
+std::string NodeExecutable(const OrtNodeConfig& config) {
+  if (const char* env = std::getenv("D2X_NODE"); env != nullptr && *env != '\0') return env;
+  return config.node;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> OnnxRuntimeNodeVersion(const std::string& onnxruntime_node_dir) {
+  const fs::path p = fs::path(onnxruntime_node_dir) / "package.json";
+  try {
+    const nlohmann::json pkg = nlohmann::json::parse(ReadAll(p));
+    return pkg.at("version").get<std::string>();
+  } catch (const std::exception& e) {
+    return absl::NotFoundError(absl::StrCat("ort: reading the version from ", p.string(), ": ",
+                                            e.what()));
+  }
+}
+
+absl::StatusOr<std::vector<at::Tensor>> RunInOnnxRuntime(
+    const OrtNodeConfig& config, const std::string& model_path,
+    const std::vector<std::pair<std::string, at::Tensor>>& inputs) {
+  absl::StatusOr<fs::path> made = MakeTempDir();
+  if (!made.ok()) return made.status();
+  TempDir dir{*made};
+  if (absl::Status s = WriteInputs(dir.path, inputs); !s.ok()) return s;
+  const std::string cmd = absl::StrCat(
+      Quote(NodeExecutable(config)), " ", Quote(config.script), " ",
+      Quote(config.onnxruntime_node_dir), " ", Quote(model_path), " ", Quote(dir.path.string()),
+      " ", config.threads, " 2>", Quote((dir.path / "stderr.txt").string()));
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("ort: `", cmd, "` failed (status ", rc, "): ",
+                                            ReadAll(dir.path / "stderr.txt")));
+  }
+  return ReadOutputs(dir.path);
+}
+
+absl::StatusOr<std::unique_ptr<OrtNodeServer>> OrtNodeServer::Start(
+    const OrtNodeConfig& config, const std::string& model_path) {
+  std::unique_ptr<OrtNodeServer> server(new OrtNodeServer());
+  server->model_path_ = model_path;
+  char tmpl[] = "/tmp/d2x_ort_stderr_XXXXXX";
+  const int err_fd = mkstemp(tmpl);
+  if (err_fd < 0) return absl::InternalError("ort: mkstemp failed");
+  server->stderr_path_ = tmpl;
+  // stdin is a socket so that a write after the child died fails with EPIPE (MSG_NOSIGNAL)
+  // instead of killing this process with SIGPIPE.
+  int in_pipe[2], out_pipe[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, in_pipe) != 0 || pipe(out_pipe) != 0) {
+    close(err_fd);
+    return absl::InternalError("ort: pipe failed");
+  }
+  const std::string node = NodeExecutable(config);
+  const std::string threads = std::to_string(config.threads);
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("ort: fork failed");
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_fd, 2);
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    execlp(node.c_str(), node.c_str(), config.script.c_str(), config.onnxruntime_node_dir.c_str(),
+           model_path.c_str(), "--serve", threads.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(err_fd);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  server->pid_ = pid;
+  server->to_child_ = in_pipe[1];
+  server->from_child_ = fdopen(out_pipe[0], "r");
+  absl::StatusOr<std::string> ready = server->ReadLine();
+  if (!ready.ok()) return ready.status();
+  if (ready->rfind("ready ", 0) != 0) {
+    return absl::InternalError(absl::StrCat("ort: ", node, " ", config.script, " on ", model_path,
+                                            " did not start: '", *ready, "'"));
+  }
+  server->ort_version_ = ready->substr(6);
+  return server;
+}
+
+absl::StatusOr<std::string> OrtNodeServer::ReadLine() {
+  std::string line;
+  for (int c = fgetc(from_child_); c != EOF && c != '\n'; c = fgetc(from_child_)) {
+    line.push_back(static_cast<char>(c));
+  }
+  if (line.empty() && feof(from_child_)) {
+    return absl::InternalError(absl::StrCat("ort: the ONNX Runtime process for ", model_path_,
+                                            " exited: ", ReadAll(stderr_path_)));
+  }
+  return line;
+}
+
+absl::StatusOr<std::vector<at::Tensor>> OrtNodeServer::Run(
+    const std::vector<std::pair<std::string, at::Tensor>>& inputs) {
+  absl::StatusOr<fs::path> made = MakeTempDir();
+  if (!made.ok()) return made.status();
+  TempDir dir{*made};
+  if (absl::Status s = WriteInputs(dir.path, inputs); !s.ok()) return s;
+  const std::string request = dir.path.string() + "\n";
+  if (send(to_child_, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return absl::InternalError(absl::StrCat("ort: the ONNX Runtime process for ", model_path_,
+                                            " is gone: ", ReadAll(stderr_path_)));
+  }
+  absl::StatusOr<std::string> reply = ReadLine();
+  if (!reply.ok()) return reply.status();
+  if (reply->rfind("ok ", 0) != 0) {
+    return absl::InternalError(absl::StrCat("ort: running ", model_path_, ": ", *reply));
+  }
+  last_run_seconds_ = std::atof(reply->c_str() + 3);
+  return ReadOutputs(dir.path);
+}
+
+OrtNodeServer::~OrtNodeServer() {
+  if (to_child_ >= 0) close(to_child_);  // end of stdin: the server exits
+  if (from_child_ != nullptr) fclose(from_child_);
+  if (pid_ > 0) {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  std::error_code ec;
+  if (!stderr_path_.empty()) fs::remove(stderr_path_, ec);
 }
 
 }  // namespace d2x::onnx_format
