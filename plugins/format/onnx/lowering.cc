@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "plugins/format/onnx/lower_util.h"
 
 namespace d2x::onnx_format {
 namespace tj = torch::jit;
@@ -174,6 +175,12 @@ const LoweringTable& Lowerings() {
     RegisterShapeLowerings(*t);
     RegisterDetectionLowerings(*t);
     RegisterPreprocessLowerings(*t);
+    RegisterRpnProposalsLowering(*t);
+    RegisterMultilevelRoiAlignLowering(*t);
+    RegisterBoxPostprocessLowering(*t);
+    RegisterDetectorPostprocessLowering(*t);
+    RegisterPasteMasksLowering(*t);
+    RegisterIndexingLowerings(*t);
     return t;
   }();
   return *table;
