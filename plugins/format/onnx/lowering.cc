@@ -167,6 +167,9 @@ std::string LoweringContext::AddFloats(const std::string& hint, const std::vecto
   return t->name();
 }
 
+// The lowerings of RetinaNet's, Keypoint R-CNN's and PanopticFPN's ops (one lower_<op>.cc each).
+void RegisterDenseDetectionsLowering(LoweringTable& table);  // lower_dense_detections.cc
+
 const LoweringTable& Lowerings() {
   static const LoweringTable* table = [] {
     auto* t = new LoweringTable();
@@ -181,6 +184,7 @@ const LoweringTable& Lowerings() {
     RegisterDetectorPostprocessLowering(*t);
     RegisterPasteMasksLowering(*t);
     RegisterIndexingLowerings(*t);
+    RegisterDenseDetectionsLowering(*t);
     return t;
   }();
   return *table;

@@ -1,0 +1,151 @@
+// ONNX lowerings of the RetinaNet / Keypoint R-CNN / PanopticFPN ops (lower_dense_detections.cc,
+// ...): traced graphs -> ONNX (opset 16 and 17, strict shape inference + checker) -> ONNX Runtime
+// vs the d2x op in LibTorch, at other sizes and batches than the trace, incl. batch 2 with
+// different image sizes and empty results.
+#include <onnx/onnx_pb.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/ops/detection_ops.h"
+#include "core/trace/trace.h"
+#include "gtest/gtest.h"
+#include "plugins/format/onnx/lowering.h"
+#include "plugins/format/onnx/ort_node_runner.h"
+
+namespace d2x::onnx_format {
+namespace {
+namespace fs = std::filesystem;
+
+OrtNodeConfig Config() {
+  OrtNodeConfig config;
+  config.script = fs::canonical("plugins/format/onnx/ort_run.js").string();
+  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
+  EXPECT_TRUE(dir.ok()) << dir.status();
+  if (dir.ok()) config.onnxruntime_node_dir = *dir;
+  return config;
+}
+
+struct Lowered {
+  torch::jit::Module module;
+  std::string path;
+};
+
+absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
+                                      const std::vector<at::Tensor>& sample,
+                                      std::vector<InputSpec> specs, int opset,
+                                      const std::string& name) {
+  std::vector<std::string> names;
+  for (const InputSpec& s : specs) names.push_back(s.name);
+  absl::StatusOr<torch::jit::Module> module =
+      trace::TraceToModule(fn, sample, names, "__torch__.d2x.OnnxDenseTest");
+  if (!module.ok()) return module.status();
+  LoweringOptions options;
+  options.opset = opset;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    specs[i].shape = sample[i].sizes().vec();
+    specs[i].elem_type = sample[i].scalar_type() == at::kLong ? onnx::TensorProto::INT64
+                                                              : onnx::TensorProto::FLOAT;
+  }
+  options.inputs = specs;
+  absl::StatusOr<onnx::ModelProto> model =
+      LowerGraph(*module->get_method("forward").graph(), options);
+  if (!model.ok()) return model.status();
+  const std::string path =
+      (fs::path(testing::TempDir()) / (name + "_" + std::to_string(opset) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << model->SerializeAsString();
+  return Lowered{*module, path};
+}
+
+// Runs both; returns {ort, torch} outputs after checking count, shapes and dtypes.
+std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> RunBoth(
+    const Lowered& lowered, const std::vector<InputSpec>& specs,
+    const std::vector<at::Tensor>& inputs) {
+  absl::StatusOr<std::vector<at::Tensor>> expected = trace::RunModule(lowered.module, inputs);
+  EXPECT_TRUE(expected.ok()) << expected.status();
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(specs[i].name, inputs[i]);
+  absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(Config(), lowered.path, named);
+  EXPECT_TRUE(got.ok()) << got.status();
+  if (!expected.ok() || !got.ok()) return {};
+  EXPECT_EQ(got->size(), expected->size());
+  for (size_t i = 0; i < std::min(got->size(), expected->size()); ++i) {
+    EXPECT_EQ((*got)[i].sizes(), (*expected)[i].sizes()) << "output " << i;
+    EXPECT_EQ((*got)[i].scalar_type(), (*expected)[i].scalar_type()) << "output " << i;
+  }
+  return {*got, *expected};
+}
+
+double MaxDiff(const at::Tensor& a, const at::Tensor& b) {
+  if (a.numel() == 0) return 0.0;
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// --- d2x::dense_detections -------------------------------------------------------------------
+
+constexpr int64_t kClasses = 3, kAnchors = 2;
+
+struct DenseInputs {
+  std::vector<at::Tensor> tensors;  // logits l0, l1, deltas l0, l1, image_sizes
+};
+
+DenseInputs MakeDenseInputs(int64_t n, int64_t h, int64_t w, double logit_shift) {
+  DenseInputs in;
+  for (int64_t l = 0; l < 2; ++l) {
+    const int64_t hl = (h + (1 << l) - 1) >> l, wl = (w + (1 << l) - 1) >> l;
+    in.tensors.push_back(at::randn({n, kAnchors * kClasses, hl, wl}) * 2 + logit_shift);
+  }
+  for (int64_t l = 0; l < 2; ++l) {
+    const int64_t hl = (h + (1 << l) - 1) >> l, wl = (w + (1 << l) - 1) >> l;
+    in.tensors.push_back(at::randn({n, 4 * kAnchors, hl, wl}) * 0.5);
+  }
+  in.tensors.push_back(at::tensor({h * 8, w * 8}, at::kLong).repeat({n, 1}));
+  return in;
+}
+
+TEST(OnnxDenseOpsTest, DenseDetectionsMatchesTheOpInOnnxRuntime) {
+  torch::manual_seed(0);
+  const at::Tensor cells0 = at::tensor({-16.f, -8.f, 16.f, 8.f, -8.f, -16.f, 8.f, 16.f}).view({2, 4});
+  const at::Tensor cells1 = cells0 * 2;
+  trace::TraceFunction fn = [&](const std::vector<at::Tensor>& in) {
+    auto [boxes, scores, classes, index] = ops::DenseDetections(
+        {in[0], in[1]}, {in[2], in[3]}, {cells0, cells1}, {8, 16}, 0.0, in[4], kClasses,
+        {1.0, 1.0, 1.0, 1.0}, std::log(1000.0 / 16), 0.3, /*topk_candidates=*/40,
+        /*nms_thresh=*/0.5, /*max_detections=*/25);
+    return std::vector<at::Tensor>{boxes, scores, classes, index};
+  };
+  const std::vector<InputSpec> specs = {
+      {"logits0", 0, {}, {"N", "", "H0", "W0"}}, {"logits1", 0, {}, {"N", "", "H1", "W1"}},
+      {"deltas0", 0, {}, {"N", "", "H0", "W0"}}, {"deltas1", 0, {}, {"N", "", "H1", "W1"}},
+      {"image_sizes", 0, {}, {"N", ""}}};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered =
+        TraceAndLower(fn, MakeDenseInputs(1, 6, 8, 0).tensors, specs, opset, "dense");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    struct Case {
+      int64_t n, h, w;
+      double shift;
+    };
+    // Other sizes, batch 2 (the per-image top-k / NMS must not mix images), few candidates
+    // (top-k larger than some levels), and no score above the threshold (empty results).
+    for (const Case& c : {Case{1, 9, 5, 0}, Case{2, 7, 11, 0}, Case{3, 2, 3, 0},
+                          Case{2, 5, 6, -20}}) {
+      SCOPED_TRACE(testing::Message() << "opset " << opset << ", n " << c.n << ", " << c.h << "x"
+                                      << c.w << ", shift " << c.shift);
+      const DenseInputs in = MakeDenseInputs(c.n, c.h, c.w, c.shift);
+      auto [got, expected] = RunBoth(*lowered, specs, in.tensors);
+      ASSERT_EQ(got.size(), 4u);
+      if (c.shift < 0) EXPECT_EQ(expected[0].size(0), 0);
+      else EXPECT_GT(expected[0].size(0), c.n);
+      if (got[0].sizes() != expected[0].sizes()) continue;
+      EXPECT_TRUE(at::equal(got[3], expected[3])) << got[3] << expected[3];
+      EXPECT_TRUE(at::equal(got[2], expected[2])) << got[2] << expected[2];
+      EXPECT_LE(MaxDiff(got[1], expected[1]), 1e-6);
+      EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-3);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace d2x::onnx_format
