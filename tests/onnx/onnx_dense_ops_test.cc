@@ -147,5 +147,51 @@ TEST(OnnxDenseOpsTest, DenseDetectionsMatchesTheOpInOnnxRuntime) {
   }
 }
 
+
+// RetinaNet's configuration: 5 levels (strides 8..128), 9 anchors, 80 classes, top 1000
+// candidates per level, 100 detections, a batch of 2 with feature sizes of a 256x320 canvas.
+TEST(OnnxDenseOpsTest, DenseDetectionsRetinaNetShapes) {
+  torch::manual_seed(5);
+  constexpr int64_t kA = 9, kK = 80;
+  std::vector<at::Tensor> cells;
+  std::vector<int64_t> strides;
+  for (int64_t l = 0; l < 5; ++l) {
+    cells.push_back(at::randn({kA, 4}) * 10 * (1 << l) +
+                    at::tensor({-16.f, -16.f, 16.f, 16.f}) * (1 << l));
+    strides.push_back(8 << l);
+  }
+  trace::TraceFunction fn = [&](const std::vector<at::Tensor>& in) {
+    auto [boxes, scores, classes, index] = ops::DenseDetections(
+        {in[0], in[1], in[2], in[3], in[4]}, {in[5], in[6], in[7], in[8], in[9]}, cells, strides,
+        0.0, in[10], kK, {1.0, 1.0, 1.0, 1.0}, std::log(1000.0 / 16), 0.05, 1000, 0.5, 100);
+    return std::vector<at::Tensor>{boxes, scores, classes, index};
+  };
+  auto make = [&](int64_t n, int64_t h, int64_t w) {
+    std::vector<at::Tensor> t;
+    for (int64_t l = 0; l < 5; ++l) {
+      t.push_back(at::randn({n, kA * kK, (h + (8 << l) - 1) / (8 << l), (w + (8 << l) - 1) / (8 << l)}) - 4);
+    }
+    for (int64_t l = 0; l < 5; ++l) {
+      t.push_back(at::randn({n, 4 * kA, t[l].size(2), t[l].size(3)}) * 0.3);
+    }
+    t.push_back(at::tensor({h, w}, at::kLong).repeat({n, 1}));
+    return t;
+  };
+  std::vector<InputSpec> specs;
+  for (int64_t i = 0; i < 10; ++i) {
+    specs.push_back({"in" + std::to_string(i), 0, {}, {"N", "", "H" + std::to_string(i % 5), "W" + std::to_string(i % 5)}});
+  }
+  specs.push_back({"image_sizes", 0, {}, {"N", ""}});
+  absl::StatusOr<Lowered> lowered = TraceAndLower(fn, make(1, 256, 320), specs, 17, "retina");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  auto [got, expected] = RunBoth(*lowered, specs, make(2, 256, 320));
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(got[0].sizes(), expected[0].sizes());
+  EXPECT_TRUE(at::equal(got[3], expected[3]));
+  EXPECT_TRUE(at::equal(got[2], expected[2]));
+  EXPECT_LE(MaxDiff(got[1], expected[1]), 1e-6);
+  EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-3);
+}
+
 }  // namespace
 }  // namespace d2x::onnx_format
