@@ -1,0 +1,254 @@
+// Whole R-CNN graphs in ONNX: the bundled Mask R-CNN (models/mask_rcnn_small) and detectron2's
+// fixture Mask R-CNN and Faster R-CNN ($D2X_FIXTURES_DIR) are rewritten (flavor "generic"),
+// traced at 256x320 on one image, lowered to standard-op ONNX (opset 16 and 17; strict shape
+// inference + checker), and run in ONNX Runtime on a batch of 2 other images (200x296 and a
+// mirrored 256x320 with a requested output size of 300x444). The results must agree with the
+// eager model detection-aware (core/verify CompareResults: the fixture tolerances), and, image
+// by image, with detectron2's own outputs (the fixtures).
+#include <ATen/ATen.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "core/export/detector_io.h"
+#include "core/io/image.h"
+#include "core/pipeline/model_loader.h"
+#include "core/plugin/registry.h"
+#include "core/testing/fixtures.h"
+#include "core/trace/trace.h"
+#include "core/util/status_macros.h"
+#include "core/verify/compare.h"
+#include "core/verify/detection_match.h"
+#include "gtest/gtest.h"
+#include "plugins/arch/rcnn/generalized_rcnn.h"
+#include "plugins/arch/rcnn/rewriter.h"
+#include "plugins/format/onnx/lowering.h"
+#include "plugins/format/onnx/ort_node_runner.h"
+#include "tests/parity/parity_util.h"
+
+namespace d2x::onnx_format {
+namespace {
+namespace fs = std::filesystem;
+
+const char kScript[] = "plugins/format/onnx/ort_run.js";
+const char kBundled[] = "bundled";  // models/mask_rcnn_small
+
+OrtNodeConfig Config() {
+  OrtNodeConfig config;
+  config.script = fs::canonical(kScript).string();
+  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
+  EXPECT_TRUE(dir.ok()) << dir.status();  // fail, never skip
+  if (dir.ok()) config.onnxruntime_node_dir = *dir;
+  return config;
+}
+
+const plugin::Registry& Registry() {
+  static const plugin::Registry* registry = [] {
+    auto* r = new plugin::Registry();
+    plugin::Registrar staged;
+    staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
+    staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
+    absl::Status status = r->Commit(staged, {"onnx_rcnn_lowering_test", "0", "<linked in>"});
+    if (!status.ok()) {
+      ADD_FAILURE() << status;
+      std::abort();
+    }
+    return r;
+  }();
+  return *registry;
+}
+
+absl::StatusOr<std::string> ModelFile(const std::string& arch, const std::string& file) {
+  if (arch == kBundled) {
+    const fs::path p = fs::path("models/mask_rcnn_small") / file;
+    if (!fs::is_regular_file(p)) {
+      return absl::NotFoundError("bundled model file " + p.string() + " is missing");
+    }
+    return p.string();
+  }
+  return testing::FixturePath(arch, file);
+}
+
+ImageInput Image(const std::string& arch, const std::string& key) {
+  absl::StatusOr<std::string> path = ModelFile(arch, "input_" + key + ".png");
+  EXPECT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
+  EXPECT_TRUE(image.ok()) << image.status();
+  ImageInput input;
+  input.image = image->to(at::kFloat);
+  return input;
+}
+
+// One architecture: the eager model, its generic rewrite, the trace and the lowered model.
+struct Lowered {
+  pipeline::LoadedModel model;
+  std::unique_ptr<TraceableModel> traceable;
+  std::vector<std::string> output_names;
+  std::map<int, std::string> paths;  // opset -> model.onnx
+};
+
+absl::StatusOr<Lowered*> Lower(const std::string& arch) {
+  static auto* cache = new std::map<std::string, std::unique_ptr<Lowered>>();
+  if (auto it = cache->find(arch); it != cache->end()) return it->second.get();
+  auto lowered = std::make_unique<Lowered>();
+  pipeline::ModelSpec spec;
+  D2X_ASSIGN_OR_RETURN(spec.config_path, ModelFile(arch, "config.yaml"));
+  D2X_ASSIGN_OR_RETURN(spec.weights, ModelFile(arch, "model_final.pth"));
+  D2X_ASSIGN_OR_RETURN(lowered->model, pipeline::LoadModel(Registry(), spec));
+  rcnn::RcnnRewriter rewriter;
+  RewriteOptions options;
+  options.flavor = "generic";
+  D2X_ASSIGN_OR_RETURN(lowered->traceable, rewriter.Rewrite(*lowered->model.model, options));
+  TraceableModel& t = *lowered->traceable;
+  D2X_ASSIGN_OR_RETURN(std::vector<at::Tensor> sample, t.MakeInputs({Image(arch, "256x320")}));
+  D2X_ASSIGN_OR_RETURN(
+      torch::jit::Module module,
+      trace::TraceToModule([&t](const std::vector<at::Tensor>& in) { return t.Forward(in); },
+                           sample, t.input_names(), "__torch__.d2x.GeneralizedRCNN"));
+  lowered->output_names = t.output_names();
+  for (int opset : {16, 17}) {
+    LoweringOptions lo;
+    lo.opset = opset;
+    lo.inputs = {
+        {exporting::kImagesInput, onnx::TensorProto::FLOAT, sample[0].sizes().vec(),
+         {"N", "", "H", "W"}},
+        {exporting::kImageSizesInput, onnx::TensorProto::INT64, {1, 2}, {"N", ""}},
+        {exporting::kOutputSizesInput, onnx::TensorProto::INT64, {1, 2}, {"N", ""}}};
+    lo.output_names = lowered->output_names;
+    std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph();
+    absl::StatusOr<onnx::ModelProto> model = LowerGraph(*graph, lo);
+    if (!model.ok()) return model.status();
+    for (const onnx::OperatorSetIdProto& o : model->opset_import()) {
+      if (!o.domain().empty() && o.domain() != "ai.onnx") {
+        return absl::InternalError("custom domain " + o.domain() + " in the lowered model");
+      }
+    }
+    const std::string path =
+        (fs::path(::testing::TempDir()) / (arch + "_" + std::to_string(opset) + ".onnx"))
+            .string();
+    std::ofstream(path, std::ios::binary) << model->SerializeAsString();
+    std::cout << arch << ": opset " << opset << ", " << model->graph().node_size()
+              << " ONNX nodes\n";
+    lowered->paths[opset] = path;
+  }
+  return cache->emplace(arch, std::move(lowered)).first->second.get();
+}
+
+absl::StatusOr<std::vector<ImageResult>> RunOnnx(const Lowered& lowered, int opset,
+                                                 const std::vector<ImageInput>& batch) {
+  D2X_ASSIGN_OR_RETURN(std::vector<at::Tensor> inputs, lowered.traceable->MakeInputs(batch));
+  const std::vector<std::string>& names = lowered.traceable->input_names();
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(names[i], inputs[i]);
+  D2X_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs,
+                       RunInOnnxRuntime(Config(), lowered.paths.at(opset), named));
+  return exporting::DetectorOutputsToResults(outputs, lowered.output_names);
+}
+
+class OnnxRcnnLoweringTest : public ::testing::TestWithParam<std::tuple<std::string, int>> {
+ protected:
+  std::string arch() const { return std::get<0>(GetParam()); }
+  int opset() const { return std::get<1>(GetParam()); }
+};
+
+TEST_P(OnnxRcnnLoweringTest, BatchOfTwoAgreesWithEagerModel) {
+  absl::StatusOr<Lowered*> lowered = Lower(arch());
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ImageInput small = Image(arch(), "200x296");
+  ImageInput mirrored = Image(arch(), "256x320");
+  mirrored.image = mirrored.image.flip({2}).contiguous();
+  mirrored.height = 300;
+  mirrored.width = 444;
+  const std::vector<ImageInput> batch = {small, mirrored};
+  absl::StatusOr<std::vector<ImageResult>> onnx = RunOnnx(**lowered, opset(), batch);
+  ASSERT_TRUE(onnx.ok()) << onnx.status();
+  absl::StatusOr<std::vector<ImageResult>> eager = (*lowered)->model.model->Inference(batch);
+  ASSERT_TRUE(eager.ok()) << eager.status();
+  verify::BatchComparison c = verify::CompareResults("onnx batch of 2", *eager, *onnx);
+  std::cout << arch() << " opset " << opset() << ": " << c.Summary() << "\n";
+  EXPECT_TRUE(c.ok) << c.Summary();
+  ASSERT_EQ(onnx->size(), 2u);
+  EXPECT_EQ((*onnx)[1].instances.image_height, 300);
+  EXPECT_EQ((*onnx)[1].instances.image_width, 444);
+  EXPECT_GT((*onnx)[0].instances.size(), 0);
+}
+
+// The detections whose box is at least 1 px wide and high; `removed` counts the others.
+verify::DetectionSet WithoutSubPixelBoxes(const verify::DetectionSet& set, int64_t* removed) {
+  if (set.size() == 0) return set;
+  const at::Tensor wh = set.boxes.slice(1, 2, 4) - set.boxes.slice(1, 0, 2);
+  const at::Tensor keep = (std::get<0>(wh.min(1)) >= 1.0).nonzero().select(1, 0);
+  *removed = set.size() - keep.size(0);
+  verify::DetectionSet out;
+  auto pick = [&](const at::Tensor& t) { return t.defined() ? t.index_select(0, keep) : t; };
+  out.boxes = pick(set.boxes);
+  out.scores = pick(set.scores);
+  out.classes = pick(set.classes);
+  out.masks = pick(set.masks);
+  out.keypoints = pick(set.keypoints);
+  return out;
+}
+
+// Fixture models only (the bundled model has no detectron2 outputs).
+class OnnxRcnnFixtureTest : public OnnxRcnnLoweringTest {};
+
+TEST_P(OnnxRcnnFixtureTest, AgreesWithDetectron2Fixtures) {
+  absl::StatusOr<Lowered*> lowered = Lower(arch());
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  for (const std::string& key : parity::ImageKeys()) {
+    absl::StatusOr<std::vector<ImageResult>> onnx =
+        RunOnnx(**lowered, opset(), {Image(arch(), key)});
+    ASSERT_TRUE(onnx.ok()) << onnx.status();
+    ASSERT_EQ(onnx->size(), 1u);
+    absl::StatusOr<std::vector<ImageResult>> eager =
+        (*lowered)->model.model->Inference({Image(arch(), key)});
+    ASSERT_TRUE(eager.ok()) << eager.status();
+    std::cout << "  eager vs detectron2: "
+              << verify::MatchDetections(parity::FixtureDetections(arch(), key),
+                                         verify::FromInstances((*eager)[0].instances))
+                     .Summary()
+              << "\n  onnx vs eager: "
+              << verify::CompareResults(key, *eager, *onnx).Summary() << "\n";
+    verify::MatchReport report = verify::MatchDetections(
+        parity::FixtureDetections(arch(), key), verify::FromInstances((*onnx)[0].instances));
+    std::cout << arch() << " opset " << opset() << " " << key
+              << " vs detectron2: " << report.Summary() << "\n";
+    if (report.ok) continue;
+    // Known divergence (docs/ONNX.md): ORT's convolutions round differently from LibTorch's
+    // (feature maps ~5e-5 relative), which moves box corners by ~1e-4 px. For a box clipped to
+    // a sliver thinner than a pixel at the image border that alone drops the box IoU or the mask
+    // IoU (a few pixels) below 0.99. Such boxes are compared by count only; everything else must
+    // agree at the fixture tolerances.
+    int64_t slivers_expected = 0, slivers_actual = 0;
+    verify::MatchReport rest = verify::MatchDetections(
+        WithoutSubPixelBoxes(parity::FixtureDetections(arch(), key), &slivers_expected),
+        WithoutSubPixelBoxes(verify::FromInstances((*onnx)[0].instances), &slivers_actual));
+    std::cout << "  without the " << slivers_expected << " sub-pixel boxes: " << rest.Summary()
+              << "\n";
+    EXPECT_EQ(slivers_actual, slivers_expected);
+    EXPECT_TRUE(rest.ok) << report.Summary() << "\nwithout sub-pixel boxes: " << rest.Summary();
+  }
+}
+
+std::string ParamName(const ::testing::TestParamInfo<std::tuple<std::string, int>>& info) {
+  return std::get<0>(info.param) + "_opset" + std::to_string(std::get<1>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rcnn, OnnxRcnnLoweringTest,
+    ::testing::Combine(::testing::Values(std::string(kBundled), std::string("mask_rcnn"),
+                                         std::string("faster_rcnn")),
+                         ::testing::Values(16, 17)),
+    ParamName);
+INSTANTIATE_TEST_SUITE_P(
+    Rcnn, OnnxRcnnFixtureTest,
+    ::testing::Combine(::testing::Values(std::string("mask_rcnn"), std::string("faster_rcnn")),
+                       ::testing::Values(16, 17)),
+    ParamName);
+
+}  // namespace
+}  // namespace d2x::onnx_format
