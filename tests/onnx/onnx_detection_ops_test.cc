@@ -363,6 +363,33 @@ TEST(OnnxDetectionOpsTest, PasteMasksMatchesLibTorch) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// batched_nms: 4 classes of heavily overlapping boxes (the kernel's offset path, <= 1000 boxes),
+// same indices in the same order; and no boxes.
+TEST(OnnxDetectionOpsTest, BatchedNmsMatchesLibTorch) {
+  torch::manual_seed(16);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{ops::BatchedNms(in[0], in[1], in[2], 0.5)};
+  };
+  const std::vector<std::string> names = {"boxes", "scores", "idxs"};
+  const std::vector<at::Tensor> sample = {RandomBoxes(6, 50, 50, 30), at::rand({6}),
+                                          at::randint(3, {6}, at::kLong)};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered = TraceAndLower(fn, names, sample, opset, "batched_nms");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    absl::StatusOr<Outputs> out = RunBoth(
+        *lowered, names,
+        {RandomBoxes(300, 100, 100, 40), at::rand({300}), at::randint(4, {300}, at::kLong)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_GT(out->torch[0].size(0), 20);
+    ExpectClose(*out, {0});
+    out = RunBoth(*lowered, names,
+                  {at::zeros({0, 4}), at::zeros({0}), at::zeros({0}, at::kLong)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectClose(*out, {0});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The aten ops between the box head and paste_masks in the traced R-CNN graph.
 TEST(OnnxDetectionOpsTest, IndexingOpsMatchLibTorch) {
   trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {

@@ -184,6 +184,7 @@ void RegisterBoxPostprocessLowering(LoweringTable& table);      // lower_box_pos
 void RegisterDetectorPostprocessLowering(LoweringTable& table); // lower_detector_postprocess.cc
 void RegisterPasteMasksLowering(LoweringTable& table);          // lower_paste_masks.cc
 void RegisterIndexingLowerings(LoweringTable& table);           // lower_indexing.cc
+void RegisterBatchedNmsLowering(LoweringTable& table);          // lower_batched_nms.cc
 
 }  // namespace d2x::onnx_format
 

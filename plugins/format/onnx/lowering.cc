@@ -184,6 +184,7 @@ const LoweringTable& Lowerings() {
     RegisterDetectorPostprocessLowering(*t);
     RegisterPasteMasksLowering(*t);
     RegisterIndexingLowerings(*t);
+    RegisterBatchedNmsLowering(*t);
     RegisterDenseDetectionsLowering(*t);
     return t;
   }();
