@@ -193,5 +193,44 @@ TEST(OnnxDenseOpsTest, DenseDetectionsRetinaNetShapes) {
   EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-3);
 }
 
+
+// --- d2x::sem_seg_postprocess ----------------------------------------------------------------
+
+TEST(OnnxDenseOpsTest, SemSegPostprocessMatchesTheOpInOnnxRuntime) {
+  torch::manual_seed(2);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{ops::SemSegPostprocess(in[0], in[1], in[2])};
+  };
+  const std::vector<InputSpec> specs = {{"logits", 0, {}, {"N", "", "H", "W"}},
+                                        {"image_sizes", 0, {}, {"N", ""}},
+                                        {"output_sizes", 0, {}, {"N", ""}}};
+  auto sizes = [](std::vector<int64_t> v) {
+    return at::tensor(v, at::kLong).view({-1, 2});
+  };
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered = TraceAndLower(
+        fn, {at::randn({1, 4, 16, 20}), sizes({16, 20}), sizes({32, 40})}, specs, opset,
+        "sem_seg");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    struct Case {
+      at::Tensor logits, in, out;
+    };
+    // Batch 2 with different image and output sizes (up- and downscaling, odd factors, an
+    // output of height 1) and a single image at its own size.
+    for (const Case& c :
+         {Case{at::randn({2, 4, 24, 32}), sizes({24, 30, 17, 32}), sizes({50, 61, 9, 70})},
+          Case{at::randn({1, 4, 12, 12}), sizes({12, 12}), sizes({12, 12})},
+          Case{at::randn({2, 4, 8, 16}), sizes({8, 16, 5, 9}), sizes({1, 33, 20, 7})}}) {
+      auto [got, expected] = RunBoth(*lowered, specs, {c.logits, c.in, c.out});
+      ASSERT_EQ(got.size(), 1u);
+      if (got[0].sizes() != expected[0].sizes()) continue;
+      // ORT maps dst -> src as (dst + 0.5) / (out / in) - 0.5, torch as (dst + 0.5) * (in / out)
+      // - 0.5: source coordinates (up to ~60 here) differ by a few float ulps (~1e-5 px), times
+      // the field's slope between neighbouring logits (randn: up to ~8 per pixel) -> <= 1e-4.
+      EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-4) << "opset " << opset;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace d2x::onnx_format

@@ -169,6 +169,7 @@ std::string LoweringContext::AddFloats(const std::string& hint, const std::vecto
 
 // The lowerings of RetinaNet's, Keypoint R-CNN's and PanopticFPN's ops (one lower_<op>.cc each).
 void RegisterDenseDetectionsLowering(LoweringTable& table);  // lower_dense_detections.cc
+void RegisterSemSegLowering(LoweringTable& table);           // lower_sem_seg.cc
 
 const LoweringTable& Lowerings() {
   static const LoweringTable* table = [] {
@@ -186,6 +187,7 @@ const LoweringTable& Lowerings() {
     RegisterIndexingLowerings(*t);
     RegisterBatchedNmsLowering(*t);
     RegisterDenseDetectionsLowering(*t);
+    RegisterSemSegLowering(*t);
     return t;
   }();
   return *table;

@@ -65,7 +65,12 @@ class OnnxSession : public Session {
     }
     std::vector<std::pair<std::string, at::Tensor>> named;
     for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(input_names_[i], inputs[i]);
-    return server_->Run(named);
+    absl::StatusOr<std::vector<at::Tensor>> outputs = server_->Run(named);
+    if (outputs.ok()) {
+      LOG(INFO) << "onnx: ONNX Runtime session.run took " << server_->last_run_seconds()
+                << " s (" << server_->ort_version() << ", tensors passed as files)";
+    }
+    return outputs;
   }
 
  private:
