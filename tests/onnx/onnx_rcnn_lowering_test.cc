@@ -91,11 +91,15 @@ struct Lowered {
   std::map<int, std::string> paths;  // opset -> model.onnx
 };
 
-absl::StatusOr<Lowered*> Lower(const std::string& arch) {
+// `opts` are config overrides (KEY VALUE ...).
+absl::StatusOr<Lowered*> Lower(const std::string& arch, const std::vector<std::string>& opts = {}) {
   static auto* cache = new std::map<std::string, std::unique_ptr<Lowered>>();
-  if (auto it = cache->find(arch); it != cache->end()) return it->second.get();
+  std::string key = arch;
+  for (const std::string& o : opts) key += " " + o;
+  if (auto it = cache->find(key); it != cache->end()) return it->second.get();
   auto lowered = std::make_unique<Lowered>();
   pipeline::ModelSpec spec;
+  spec.opts = opts;
   D2X_ASSIGN_OR_RETURN(spec.config_path, ModelFile(arch, "config.yaml"));
   D2X_ASSIGN_OR_RETURN(spec.weights, ModelFile(arch, "model_final.pth"));
   D2X_ASSIGN_OR_RETURN(lowered->model, pipeline::LoadModel(Registry(), spec));
@@ -128,14 +132,15 @@ absl::StatusOr<Lowered*> Lower(const std::string& arch) {
       }
     }
     const std::string path =
-        (fs::path(::testing::TempDir()) / (arch + "_" + std::to_string(opset) + ".onnx"))
+        (fs::path(::testing::TempDir()) /
+         (arch + "_" + std::to_string(cache->size()) + "_" + std::to_string(opset) + ".onnx"))
             .string();
     std::ofstream(path, std::ios::binary) << model->SerializeAsString();
     std::cout << arch << ": opset " << opset << ", " << model->graph().node_size()
               << " ONNX nodes\n";
     lowered->paths[opset] = path;
   }
-  return cache->emplace(arch, std::move(lowered)).first->second.get();
+  return cache->emplace(key, std::move(lowered)).first->second.get();
 }
 
 absl::StatusOr<std::vector<ImageResult>> RunOnnx(const Lowered& lowered, int opset,
@@ -175,6 +180,58 @@ TEST_P(OnnxRcnnLoweringTest, BatchOfTwoAgreesWithEagerModel) {
   EXPECT_EQ((*onnx)[1].instances.image_height, 300);
   EXPECT_EQ((*onnx)[1].instances.image_width, 444);
   EXPECT_GT((*onnx)[0].instances.size(), 0);
+}
+
+// Edge cases: a tiny odd-sized crop and a constant image (few or no detections, so the mask head
+// and paste_masks run on empty tensors), alone and together.
+TEST_P(OnnxRcnnLoweringTest, TinyAndBlankImagesAgreeWithEagerModel) {
+  absl::StatusOr<Lowered*> lowered = Lower(arch());
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ImageInput tiny;
+  tiny.image = Image(arch(), "256x320").image.slice(1, 40, 73).slice(2, 100, 147).contiguous();
+  ImageInput blank;
+  blank.image = at::full({3, 64, 96}, 114.0f);
+  for (const auto& [name, batch] : std::vector<std::pair<std::string, std::vector<ImageInput>>>{
+           {"tiny 33x47", {tiny}}, {"blank 64x96", {blank}}, {"[tiny, blank]", {tiny, blank}}}) {
+    absl::StatusOr<std::vector<ImageResult>> onnx = RunOnnx(**lowered, opset(), batch);
+    ASSERT_TRUE(onnx.ok()) << name << ": " << onnx.status();
+    absl::StatusOr<std::vector<ImageResult>> eager = (*lowered)->model.model->Inference(batch);
+    ASSERT_TRUE(eager.ok()) << eager.status();
+    verify::BatchComparison c = verify::CompareResults(name, *eager, *onnx);
+    std::cout << arch() << " opset " << opset() << ": " << c.Summary() << "\n";
+    EXPECT_TRUE(c.ok) << c.Summary();
+  }
+}
+
+// No detections at all (SCORE_THRESH_TEST 1.0, traced that way too): the box head output, the
+// mask head and paste_masks run on empty tensors; every output has the eager model's shape.
+TEST(OnnxRcnnNoDetectionsTest, EmptyResultsAgreeWithEagerModel) {
+  absl::StatusOr<Lowered*> lowered =
+      Lower("mask_rcnn", {"MODEL.ROI_HEADS.SCORE_THRESH_TEST", "1.0"});
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ImageInput small = Image("mask_rcnn", "200x296");
+  ImageInput large = Image("mask_rcnn", "256x320");
+  large.height = 300;
+  large.width = 444;
+  const std::vector<ImageInput> batch = {small, large};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<std::vector<ImageResult>> onnx = RunOnnx(**lowered, opset, batch);
+    ASSERT_TRUE(onnx.ok()) << onnx.status();
+    absl::StatusOr<std::vector<ImageResult>> eager = (*lowered)->model.model->Inference(batch);
+    ASSERT_TRUE(eager.ok()) << eager.status();
+    verify::BatchComparison c = verify::CompareResults("no detections", *eager, *onnx);
+    EXPECT_TRUE(c.ok) << c.Summary();
+    ASSERT_EQ(onnx->size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ((*onnx)[i].instances.size(), 0);
+      for (const auto& [field, tensor] : (*eager)[i].instances.fields) {
+        ASSERT_TRUE((*onnx)[i].instances.fields.count(field)) << field;
+        EXPECT_EQ((*onnx)[i].instances.fields.at(field).sizes(), tensor.sizes()) << field;
+        EXPECT_EQ((*onnx)[i].instances.fields.at(field).scalar_type(), tensor.scalar_type())
+            << field;
+      }
+    }
+  }
 }
 
 // The detections whose box is at least 1 px wide and high; `removed` counts the others.
