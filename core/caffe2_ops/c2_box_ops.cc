@@ -3,6 +3,7 @@
 //   BoxWithNMSLimit      (box_with_nms_limit_op.cc, hard NMS)
 //   BatchPermutation     (batch_permutation_op.cc)
 //   LengthsToSegmentIds  (utility_ops.cc)
+//   AliasWithName        (alias_with_name.cc)
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -229,6 +230,14 @@ at::Tensor LengthsToSegmentIdsKernel(const at::Tensor& lengths) {
   return at::tensor(ids, at::kInt);
 }
 
+// AliasWithName marks a blob name in the graph; the converter fuses it away (detectron2's
+// fuse_alias_placeholder). A copy, so the traced graph has no aliasing.
+at::Tensor AliasWithNameKernel(const at::Tensor& input, c10::string_view name, bool is_backward) {
+  (void)name;
+  (void)is_backward;
+  return input.clone();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(d2x, CPU, m) {
@@ -236,6 +245,7 @@ TORCH_LIBRARY_IMPL(d2x, CPU, m) {
   m.impl("c2_box_with_nms_limit", &BoxWithNmsLimitKernel);
   m.impl("c2_batch_permutation", &BatchPermutationKernel);
   m.impl("c2_lengths_to_segment_ids", &LengthsToSegmentIdsKernel);
+  m.impl("c2_alias_with_name", &AliasWithNameKernel);
 }
 
 }  // namespace d2x::c2ops

@@ -31,6 +31,9 @@
 //       -> (scores, boxes, classes (float), batch_splits (float), keeps int32, keeps_size int32)
 //                                                                       BoxWithNMSLimit
 //   c2_lengths_to_segment_ids(lengths int32 [N]) -> int32 [sum]         LengthsToSegmentIds
+//   c2_alias_with_name(input, name, is_backward) -> a copy of input     AliasWithName
+//       names a blob (the converter fuses it away and renames the blob, like detectron2's
+//       fuse_alias_placeholder); net inputs and outputs are marked with it.
 //
 // Only what detectron2's export uses is implemented: upright boxes (rotated=False), hard NMS
 // (soft_nms_enabled=False), legacy_plus_one=False; other values are rejected with an error.
@@ -58,6 +61,7 @@ inline constexpr char kBatchPermutationOp[] = "d2x::c2_batch_permutation";
 inline constexpr char kBBoxTransformOp[] = "d2x::c2_bbox_transform";
 inline constexpr char kBoxWithNmsLimitOp[] = "d2x::c2_box_with_nms_limit";
 inline constexpr char kLengthsToSegmentIdsOp[] = "d2x::c2_lengths_to_segment_ids";
+inline constexpr char kAliasWithNameOp[] = "d2x::c2_alias_with_name";
 
 // A c2_ op and the Caffe2 operator type it stands for.
 struct Caffe2OpType {
@@ -74,6 +78,7 @@ inline const std::vector<Caffe2OpType>& Caffe2OpTypes() {
       {kBBoxTransformOp, "BBoxTransform"},
       {kBoxWithNmsLimitOp, "BoxWithNMSLimit"},
       {kLengthsToSegmentIdsOp, "LengthsToSegmentIds"},
+      {kAliasWithNameOp, "AliasWithName"},
   };
   return kTypes;
 }
@@ -187,6 +192,15 @@ inline at::Tensor LengthsToSegmentIds(const at::Tensor& lengths) {
                              .findSchemaOrThrow(kLengthsToSegmentIdsOp, "")
                              .typed<at::Tensor(const at::Tensor&)>();
   return op.call(lengths);
+}
+
+inline at::Tensor AliasWithName(const at::Tensor& input, const std::string& name,
+                                bool is_backward = false) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow(kAliasWithNameOp, "")
+          .typed<at::Tensor(const at::Tensor&, c10::string_view, bool)>();
+  return op.call(input, name, is_backward);
 }
 
 }  // namespace d2x::c2ops

@@ -31,4 +31,5 @@ TORCH_LIBRARY_FRAGMENT(d2x, m) {
       "bool output_classes_include_bg_cls, bool legacy_plus_one) -> (Tensor scores, "
       "Tensor boxes, Tensor classes, Tensor batch_splits, Tensor keeps, Tensor keeps_size)");
   m.def("c2_lengths_to_segment_ids(Tensor lengths) -> Tensor");
+  m.def("c2_alias_with_name(Tensor input, str name, bool is_backward) -> Tensor");
 }

@@ -1,6 +1,7 @@
 // The rcnn plugin's entry point: registers the GeneralizedRCNN model builder and its export
 // rewriter.
 #include "core/plugin/plugin_api.h"
+#include "plugins/arch/rcnn/caffe2_rewriter.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
 #include "plugins/arch/rcnn/rewriter.h"
 
@@ -9,7 +10,7 @@ namespace {
 absl::Status RegisterRcnn(d2x::plugin::Registrar& registrar) {
   registrar.AddModelBuilder("GeneralizedRCNN", &d2x::rcnn::BuildGeneralizedRcnn);
   registrar.AddRewriter("GeneralizedRCNN",
-                        [] { return std::make_unique<d2x::rcnn::RcnnRewriter>(); });
+                        [] { return std::make_unique<d2x::rcnn::RcnnRewriterWithCaffe2>(); });
   return absl::OkStatus();
 }
 

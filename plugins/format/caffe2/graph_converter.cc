@@ -8,11 +8,13 @@
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/shape_analysis.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "plugins/format/caffe2/c2_op_mapping.h"
 
 namespace d2x::caffe2_format {
 namespace {
@@ -62,6 +64,7 @@ class Converter {
       }
       torch::jit::PropagateInputShapes(graph);
     }
+    if (!options_.net_inputs.empty()) return RunCut(graph);
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::string name = options_.input_names.empty() ? Sanitize(inputs[i]) : options_.input_names[i];
       names_[inputs[i]] = name;
@@ -110,6 +113,110 @@ class Converter {
   }
 
  private:
+  static constexpr char kAliasKind[] = "d2x::c2_alias_with_name";
+
+  static std::string AliasName(Node* node) {
+    c10::optional<c10::IValue> iv = torch::jit::toIValue(node->input(1));
+    return iv && iv->isString() ? iv->toStringRef() : std::string();
+  }
+
+  // Cut mode (ConvertOptions::net_inputs): the net between the AliasWithName nodes.
+  absl::StatusOr<Caffe2Nets> RunCut(const std::shared_ptr<torch::jit::Graph>& graph) {
+    std::map<std::string, Value*> input_aliases;
+    std::vector<Node*> output_aliases;
+    for (Node* node : graph->nodes()) {
+      if (std::string(node->kind().toQualString()) != kAliasKind) continue;
+      const std::string name = AliasName(node);
+      if (std::find(options_.net_inputs.begin(), options_.net_inputs.end(), name) !=
+          options_.net_inputs.end()) {
+        input_aliases[name] = node->output();
+      } else {
+        output_aliases.push_back(node);
+      }
+    }
+    for (const std::string& name : options_.net_inputs) {
+      auto it = input_aliases.find(name);
+      if (it == input_aliases.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "cut mode: the graph has no AliasWithName node for net input '", name, "'"));
+      }
+      names_[it->second] = name;
+      used_.insert(name);
+      nets_.predict_net.add_external_input(name);
+    }
+    if (output_aliases.empty()) {
+      return absl::InvalidArgumentError("cut mode: the graph has no output AliasWithName nodes");
+    }
+    for (Node* node : graph->nodes()) InferRank(node);
+    // What the outputs need, stopping at the input aliases.
+    std::set<Node*> needed;
+    std::vector<Node*> stack(output_aliases.begin(), output_aliases.end());
+    std::set<Value*> cut_inputs;
+    for (const auto& [name, v] : input_aliases) cut_inputs.insert(v);
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      if (!needed.insert(n).second) continue;
+      for (Value* v : n->inputs()) {
+        if (cut_inputs.count(v) || v->node()->kind() == c10::prim::Param) continue;
+        stack.push_back(v->node());
+      }
+    }
+    for (Node* node : graph->nodes()) {
+      if (!needed.count(node)) continue;
+      absl::Status status = std::string(node->kind().toQualString()) == kAliasKind
+                                ? FuseAlias(node)
+                                : ConvertNode(node);
+      if (!status.ok()) return status;
+      InferRank(node);
+    }
+    for (Node* node : output_aliases) {
+      nets_.predict_net.add_external_output(names_.at(node->output()));
+    }
+    for (Node* node : graph->nodes()) {
+      if (needed.count(node)) continue;
+      const std::string k = node->kind().toQualString();
+      if (std::find(options_.record_ops.begin(), options_.record_ops.end(), k) !=
+          options_.record_ops.end()) {
+        if (absl::Status s = RecordNodeArguments(node, &nets_); !s.ok()) return s;
+      }
+    }
+    return std::move(nets_);
+  }
+
+  // AliasWithName: the producer's output blob takes the alias name (fuse_alias_placeholder).
+  absl::Status FuseAlias(Node* node) {
+    const std::string name = AliasName(node);
+    if (name.empty()) return absl::InvalidArgumentError("AliasWithName without a constant name");
+    auto blob = Blob(node->input(0));
+    if (!blob.ok()) return blob.status();
+    bool produced = false;
+    for (auto& op : *nets_.predict_net.mutable_op()) {
+      for (auto& out : *op.mutable_output()) produced = produced || out == *blob;
+    }
+    if (!produced || used_.count(name)) {
+      // An input, a parameter or a second alias of the same blob: copy it.
+      OperatorDef* op = NewOp("Copy");
+      op->add_input(*blob);
+      op->add_output(name);
+    } else {
+      for (auto& op : *nets_.predict_net.mutable_op()) {
+        for (auto& in : *op.mutable_input()) {
+          if (in == *blob) in = name;
+        }
+        for (auto& out : *op.mutable_output()) {
+          if (out == *blob) out = name;
+        }
+      }
+      for (auto& [value, blob_name] : names_) {
+        if (blob_name == *blob) blob_name = name;
+      }
+    }
+    used_.insert(name);
+    names_[node->output()] = name;
+    return absl::OkStatus();
+  }
+
   std::string Sanitize(Value* v) {
     std::string name = v->hasDebugName() ? v->debugName() : absl::StrCat("v", v->unique());
     return name;
@@ -150,10 +257,13 @@ class Converter {
   }
 
   // Output blob name for a node output (named if it is a graph output).
-  std::string OutName(Value* v) {
+  std::string OutName(Value* v, const std::string& preferred = "") {
     auto it = names_.find(v);
     if (it != names_.end()) return it->second;
-    std::string name = Sanitize(v);
+    std::string base = preferred.empty() ? Sanitize(v) : preferred;
+    std::string name = base;
+    for (int k = 1; used_.count(name); ++k) name = absl::StrCat(base, "_", k);
+    used_.insert(name);
     names_[v] = name;
     return name;
   }
@@ -242,6 +352,8 @@ class Converter {
       rank = 2;
     } else if (k == "d2x::roi_align") {
       rank = 4;
+    } else if (k == "aten::unsqueeze") {
+      if (auto r = Rank(node->input(0))) rank = *r + 1;
     } else if (k == "aten::cat") {
       Node* list = node->input(0)->node();
       if (list->inputs().size() > 0) rank = Rank(list->input(0));
@@ -541,6 +653,19 @@ class Converter {
       return absl::OkStatus();
     }
 #undef D2X_ASSIGN
+    MappingContext context;
+    context.blob = [this](Value* v) { return Blob(v); };
+    context.out_name = [this](Value* v, const std::string& preferred) {
+      return OutName(v, preferred);
+    };
+    context.rank = [this](Value* v) -> int64_t {
+      auto r = Rank(v);
+      return r ? *r : -1;
+    };
+    context.net = &nets_.predict_net;
+    bool handled = false;
+    absl::Status mapped = ConvertCaffe2FlavorNode(node, context, &handled);
+    if (handled) return mapped;
     return absl::UnimplementedError(absl::StrCat("no Caffe2 mapping for graph node ", k,
                                                  " (output %", node->outputs().empty() ? "" :
                                                  node->output(0)->debugName(), ")"));
@@ -551,6 +676,7 @@ class Converter {
   std::map<Value*, std::string> names_;
   int const_count_ = 0;
   std::map<Value*, int64_t> ranks_;
+  std::set<std::string> used_;  // blob names given to node outputs
 };
 
 }  // namespace

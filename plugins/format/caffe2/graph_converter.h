@@ -15,6 +15,13 @@
 //   aten::softmax (last dim)          -> Softmax (axis)
 //   d2x::roi_align                    -> RoIAlign (order NCHW, spatial_scale, pooled_h, pooled_w,
 //                                        sampling_ratio, aligned) — detectron2's ROIAlignV2 args
+//   aten::to (dtype)                  -> Cast (to = TensorProto.DataType)
+//   aten::unsqueeze                   -> ExpandDims (dims)
+//   aten::batch_norm (inference)      -> SpatialBN (is_test, epsilon): FrozenBN, bit-exact
+//   d2x::c2_* (core/caffe2_ops)       -> the Caffe2 op of the same schema (GenerateProposals,
+//                                        CollectRpnProposals, DistributeFpnProposals,
+//                                        BatchPermutation, BBoxTransform, BoxWithNMSLimit,
+//                                        LengthsToSegmentIds), arguments by schema name
 // Any other node is an error naming its kind (e.g. the coarse d2x::rpn_proposals, whose Caffe2
 // equivalent is a different multi-op decomposition: GenerateProposals + CollectRpnProposals).
 #ifndef D2X_PLUGINS_FORMAT_CAFFE2_GRAPH_CONVERTER_H_
@@ -46,6 +53,19 @@ struct ConvertOptions {
   // and shapes are propagated (torch::jit::PropagateInputShapes), which the mappings that depend
   // on ranks or sizes need (FC, Softmax, negative Concat axes, ResizeNearest from output_size).
   std::vector<at::Tensor> sample_inputs;
+  // Cut mode (graphs of the "caffe2" rewrite flavor, whose traced function wraps the net in
+  // detector-contract pre- and post-processing): the net is the part of the graph between
+  // AliasWithName nodes (d2x::c2_alias_with_name). Aliases named in `net_inputs` become the
+  // external inputs (in that order); every other alias is an external output, in graph order.
+  // Only what the outputs need is converted; the aliases are fused away (their name renames the
+  // blob, as detectron2's fuse_alias_placeholder). input_names / output_names are then unused.
+  std::vector<std::string> net_inputs;
+  // Nodes outside the net whose constant arguments are kept (cut mode), e.g. the post-processing
+  // ops a runner repeats: predict_net args "<op>.<argument>" (op without namespace; numbers,
+  // lists and strings as i / f / ints / floats / s) and init_net blobs "<op>.<argument>" for
+  // tensors ("<op>.<argument>.<k>" for the k-th tensor of a list, with an int arg
+  // "<op>.<argument>.size").
+  std::vector<std::string> record_ops;
 };
 
 // `graph` is a traced graph (inputs: tensors, optionally a leading module `self` that is unused;

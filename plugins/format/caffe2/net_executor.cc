@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/ops/ops.h"
+#include "plugins/format/caffe2/c2_op_runner.h"
 
 namespace d2x::caffe2_format {
 namespace {
@@ -252,6 +253,13 @@ absl::Status NetExecutor::RunOp(const OperatorDef& op, int index) {
     set(0, d2x::ops::RoiAlign(in[0], in[1], FloatArg(op, "spatial_scale", 1.f),
                               IntArg(op, "pooled_h", 1), IntArg(op, "pooled_w", 1),
                               IntArg(op, "sampling_ratio", -1), IntArg(op, "aligned", 0) != 0));
+    return absl::OkStatus();
+  }
+  bool handled = false;
+  absl::StatusOr<std::vector<at::Tensor>> outputs = RunCaffe2FlavorOp(op, in, &handled);
+  if (handled) {
+    if (!outputs.ok()) return outputs.status();
+    for (size_t i = 0; i < outputs->size(); ++i) set(static_cast<int>(i), (*outputs)[i]);
     return absl::OkStatus();
   }
   return absl::UnimplementedError(absl::StrCat("op type ", type, " is not supported by the d2x ",

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,6 +31,10 @@ absl::StatusOr<std::string> RenderNetSvg(const d2x::caffe2::NetDef& net,
   Agraph_t* g = agopen(C(net.name().empty() ? std::string("net") : net.name()), Agdirected,
                        nullptr);
   agattr(g, AGRAPH, C("rankdir"), C("TB"));
+  // Bounded crossing minimization / network simplex: nets have hundreds of ops.
+  agattr(g, AGRAPH, C("mclimit"), C("0.1"));
+  agattr(g, AGRAPH, C("nslimit"), C("2"));
+  agattr(g, AGRAPH, C("nslimit1"), C("2"));
   agattr(g, AGNODE, C("shape"), C("ellipse"));
   agattr(g, AGNODE, C("label"), C(""));
   agattr(g, AGNODE, C("style"), C(""));
@@ -51,6 +56,13 @@ absl::StatusOr<std::string> RenderNetSvg(const d2x::caffe2::NetDef& net,
     blob_nodes[name] = n;
     return n;
   };
+  // Constant blobs (converter parameters, `_d2x_const_<n>`) no op produces are left out: they
+  // double the graph and make dot's layout slow; the ops keep their names and types.
+  std::set<std::string> produced;
+  for (const auto& op : net.op()) produced.insert(op.output().begin(), op.output().end());
+  auto hidden = [&](const std::string& name) {
+    return produced.count(name) == 0 && name.rfind("_d2x_const_", 0) == 0;
+  };
   for (int i = 0; i < net.op_size(); ++i) {
     const auto& op = net.op(i);
     Agnode_t* o = agnode(g, C(absl::StrCat("op:", i)), 1);
@@ -60,7 +72,9 @@ absl::StatusOr<std::string> RenderNetSvg(const d2x::caffe2::NetDef& net,
     agset(o, C("label"),
           C(op.name().empty() ? absl::StrCat(op.type(), " #", i)
                               : absl::StrCat(op.type(), " #", i, "\n", op.name())));
-    for (const std::string& in : op.input()) agedge(g, blob_node(in), o, nullptr, 1);
+    for (const std::string& in : op.input()) {
+      if (!hidden(in)) agedge(g, blob_node(in), o, nullptr, 1);
+    }
     for (const std::string& out : op.output()) agedge(g, o, blob_node(out), nullptr, 1);
   }
   std::string svg;
