@@ -382,6 +382,37 @@ TEST(OnnxDetectionOpsTest, BatchedNmsMatchesLibTorch) {
     ASSERT_TRUE(out.ok()) << out.status();
     ASSERT_GT(out->torch[0].size(0), 20);
     ExpectClose(*out, {0});
+    // Many exactly equal scores: torchvision's stable sort processes them by index.
+    out = RunBoth(*lowered, names,
+                  {RandomBoxes(300, 100, 100, 40), at::round(at::rand({300}) * 4) / 4,
+                   at::randint(4, {300}, at::kLong)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectClose(*out, {0});
+    // A chain of equal-score boxes, each overlapping the next (IoU 0.6) but not the one after:
+    // processed by index, every other box survives.
+    {
+      at::Tensor x0 = at::arange(12, at::kFloat) * 2.5f;
+      at::Tensor chain = at::stack({x0, at::zeros({12}), x0 + 10, at::full({12}, 10.f)}, 1);
+      out = RunBoth(*lowered, names,
+                    {chain, at::full({12}, 0.25f), at::zeros({12}, at::kLong)});
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectClose(*out, {0});
+    }
+    // An isolated box, then two overlapping ones with the same score: the lower index survives.
+    out = RunBoth(*lowered, names,
+                  {at::tensor({50.f, 50.f, 60.f, 60.f, 0.f, 0.f, 10.f, 10.f, 2.5f, 0.f, 12.5f, 10.f})
+                       .view({3, 4}),
+                   at::full({3}, 0.25f), at::zeros({3}, at::kLong)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectClose(*out, {0});
+    // Groups of identical boxes with equal scores: the lowest index of each group survives.
+    at::Tensor same = at::cat({at::tensor({10.f, 10.f, 30.f, 30.f}).expand({9, 4}),
+                               at::tensor({50.f, 50.f, 70.f, 75.f}).expand({7, 4})}, 0);
+    out = RunBoth(*lowered, names,
+                  {same.contiguous(), at::full({16}, 0.5f),
+                   at::cat({at::zeros({12}, at::kLong), at::ones({4}, at::kLong)})});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectClose(*out, {0});
     out = RunBoth(*lowered, names,
                   {at::zeros({0, 4}), at::zeros({0}), at::zeros({0}, at::kLong)});
     ASSERT_TRUE(out.ok()) << out.status();
