@@ -232,5 +232,42 @@ TEST(OnnxDenseOpsTest, SemSegPostprocessMatchesTheOpInOnnxRuntime) {
   }
 }
 
+
+// --- d2x::heatmaps_to_keypoints --------------------------------------------------------------
+
+TEST(OnnxDenseOpsTest, HeatmapsToKeypointsMatchesTheOpInOnnxRuntime) {
+  torch::manual_seed(7);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{ops::HeatmapsToKeypoints(in[0], in[1])};
+  };
+  const std::vector<InputSpec> specs = {{"maps", 0, {}, {"R", "", "", ""}},
+                                        {"rois", 0, {}, {"R", ""}}};
+  auto rois = [](int64_t r) {
+    at::Tensor xy = at::rand({r, 2}) * 100;
+    // Sizes from below 1 px (clamped to 1) to 60 px, fractional (ceil + corrections).
+    at::Tensor wh = at::rand({r, 2}) * 60 + 0.3;
+    return at::cat({xy, xy + wh}, 1);
+  };
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered =
+        TraceAndLower(fn, {at::randn({2, 5, 14, 14}), rois(2)}, specs, opset, "keypoints");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    for (int64_t r : {7, 1, 0}) {
+      SCOPED_TRACE(testing::Message() << "opset " << opset << ", " << r << " rois");
+      auto [got, expected] = RunBoth(*lowered, specs, {at::randn({r, 5, 14, 14}) * 3, rois(r)});
+      ASSERT_EQ(got.size(), 1u);
+      if (got[0].sizes() != expected[0].sizes() || r == 0) continue;
+      // Same argmax pixel: x, y equal up to float rounding; logit and score.
+      EXPECT_LE(MaxDiff(got[0].select(2, 0), expected[0].select(2, 0)), 1e-4);
+      EXPECT_LE(MaxDiff(got[0].select(2, 1), expected[0].select(2, 1)), 1e-4);
+      EXPECT_LE(MaxDiff(got[0].select(2, 2), expected[0].select(2, 2)), 1e-4);
+      // score = 1 / sum(exp(maps - logit)): its relative error is the logit's error (bicubic
+      // taps summed in another order), bounded above.
+      const at::Tensor rel = (got[0].select(2, 3) / expected[0].select(2, 3) - 1).abs();
+      EXPECT_LE(rel.max().item<double>(), 1e-4);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace d2x::onnx_format

@@ -13,11 +13,13 @@
 
 namespace d2x::onnx_format {
 
-// A body output: name, elem type and rank (dims unknown; the checker wants a shape).
+// A body output: name, elem type and rank (the checker wants a shape); `dims` gives static sizes
+// (-1 = unknown) when known, which also shapes the Loop's output after zero iterations.
 struct BodyOutput {
   std::string name;
   int32_t type;
   int rank;
+  std::vector<int64_t> dims = {};
 };
 
 class LoopBody {
@@ -79,7 +81,10 @@ class LoopBody {
     auto* t = vi->mutable_type()->mutable_tensor_type();
     t->set_elem_type(o.type);
     auto* shape = t->mutable_shape();
-    for (int d = 0; d < o.rank; ++d) shape->add_dim();
+    for (int d = 0; d < o.rank; ++d) {
+      auto* dim = shape->add_dim();
+      if (d < static_cast<int>(o.dims.size()) && o.dims[d] >= 0) dim->set_dim_value(o.dims[d]);
+    }
   }
   // Prefixes every name defined in the body (inputs, initializers, node outputs).
   void Prefix() {

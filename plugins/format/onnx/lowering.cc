@@ -170,6 +170,7 @@ std::string LoweringContext::AddFloats(const std::string& hint, const std::vecto
 // The lowerings of RetinaNet's, Keypoint R-CNN's and PanopticFPN's ops (one lower_<op>.cc each).
 void RegisterDenseDetectionsLowering(LoweringTable& table);  // lower_dense_detections.cc
 void RegisterSemSegLowering(LoweringTable& table);           // lower_sem_seg.cc
+void RegisterKeypointsLowering(LoweringTable& table);        // lower_keypoints.cc
 
 const LoweringTable& Lowerings() {
   static const LoweringTable* table = [] {
@@ -188,6 +189,7 @@ const LoweringTable& Lowerings() {
     RegisterBatchedNmsLowering(*t);
     RegisterDenseDetectionsLowering(*t);
     RegisterSemSegLowering(*t);
+    RegisterKeypointsLowering(*t);
     return t;
   }();
   return *table;
