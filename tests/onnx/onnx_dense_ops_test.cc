@@ -269,5 +269,25 @@ TEST(OnnxDenseOpsTest, HeatmapsToKeypointsMatchesTheOpInOnnxRuntime) {
   }
 }
 
+
+// The keypoint head's logits upscaling: aten::upsample_bilinear2d with scale factor 2,
+// align_corners=False (detectron2's interpolate) -> Resize linear half_pixel.
+TEST(OnnxDenseOpsTest, UpsampleBilinearMatchesLibTorchInOnnxRuntime) {
+  torch::manual_seed(8);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{at::upsample_bilinear2d(
+        in[0], c10::nullopt, /*align_corners=*/false, std::vector<double>{2.0, 2.0})};
+  };
+  const std::vector<InputSpec> specs = {{"x", 0, {}, {"R", "", "H", "W"}}};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered =
+        TraceAndLower(fn, {at::randn({2, 3, 14, 14})}, specs, opset, "bilinear");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    auto [got, expected] = RunBoth(*lowered, specs, {at::randn({5, 3, 9, 17})});
+    ASSERT_EQ(got.size(), 1u);
+    if (got[0].sizes() == expected[0].sizes()) EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-5);
+  }
+}
+
 }  // namespace
 }  // namespace d2x::onnx_format

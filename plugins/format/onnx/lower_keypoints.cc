@@ -84,10 +84,46 @@ absl::Status LowerHeatmapsToKeypoints(const tj::Node& node, LoweringContext& ctx
   return absl::OkStatus();
 }
 
+// aten::upsample_bilinear2d(input, int[]? output_size, bool align_corners, float[]?
+// scale_factors) — the keypoint head's 2x upscaling of its logits (detectron2's interpolate,
+// align_corners=False): Resize linear with constant scales, half_pixel (torch maps
+// src = (dst + 0.5) / scale - 0.5 clamped at 0 when scale factors are given: the same formula)
+// or align_corners.
+absl::Status LowerUpsampleBilinear(const tj::Node& node, LoweringContext& ctx) {
+  if (node.inputs().size() != 4) {
+    return absl::UnimplementedError(
+        "upsample_bilinear2d overload other than (input, output_size?, align_corners, "
+        "scale_factors?)");
+  }
+  D2X_ASSIGN_OR_RETURN(const std::string x, ctx.Name(node.input(0)));
+  D2X_ASSIGN_OR_RETURN(const bool align_corners, ctx.Bool(node.input(2)));
+  std::vector<std::string> inputs = {x, ""};
+  if (!ctx.IsNone(node.input(3))) {
+    D2X_ASSIGN_OR_RETURN(const std::vector<double> factors, ConstantDoubles(node.input(3), ctx));
+    if (factors.size() != 2) return absl::InvalidArgumentError("expected 2 scale factors");
+    inputs.push_back(ctx.AddFloats("scales", {1.f, 1.f, static_cast<float>(factors[0]),
+                                              static_cast<float>(factors[1])}));
+  } else {
+    D2X_ASSIGN_OR_RETURN(const std::vector<int64_t> size, ctx.Ints(node.input(1)));
+    if (size.size() != 2) return absl::InvalidArgumentError("expected a 2-D output size");
+    OnnxBuilder b(ctx);
+    inputs.push_back("");
+    inputs.push_back(b.Concat({b.Shape(x, 0, 2), b.I64s(size)}, 0));
+  }
+  const std::string y = ctx.Fresh("resize_bilinear");
+  onnx::NodeProto* resize = ctx.AddNode("Resize", inputs, {y});
+  SetString(resize, "mode", "linear");
+  SetString(resize, "coordinate_transformation_mode",
+            align_corners ? "align_corners" : "half_pixel");
+  ctx.SetName(node.output(), y);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterKeypointsLowering(LoweringTable& table) {
   table["d2x::heatmaps_to_keypoints"] = &LowerHeatmapsToKeypoints;
+  table["aten::upsample_bilinear2d"] = &LowerUpsampleBilinear;
 }
 
 }  // namespace d2x::onnx_format
