@@ -27,22 +27,11 @@
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint/checkpoint.h"
 #include "core/checkpoint/test_pickle_writer.h"
+#include "core/util/process_memory.h"
 
 namespace {
 
 using d2x::checkpoint::testing::PickleWriter;
-
-// VmHWM / VmRSS in MiB.
-double StatusMiB(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (absl::StartsWith(line, field)) return std::atof(line.c_str() + std::strlen(field)) / 1024;
-  }
-  return -1;
-}
-
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 double FileMiB(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -100,12 +89,12 @@ void Synthesize(const std::string& dir) {
 
 // Loads `path` in this (fresh) process and prints its table row.
 int MeasureOne(const std::string& path) {
-  ResetPeakRss();
-  const double base = StatusMiB("VmRSS:");
+  d2x::util::ResetPeakRss();
+  const double base = d2x::util::CurrentRssMiB();
   auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<d2x::checkpoint::Checkpoint> ckpt = d2x::checkpoint::LoadCheckpoint(path);
   auto t1 = std::chrono::steady_clock::now();
-  const double peak = StatusMiB("VmHWM:") - base;
+  const double peak = d2x::util::PeakRssMiB() - base;
   if (!ckpt.ok()) {
     std::printf("%s: %s\n", path.c_str(), std::string(ckpt.status().message()).c_str());
     return 1;

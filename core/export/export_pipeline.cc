@@ -18,6 +18,7 @@
 #include "core/modeling/build.h"
 #include "core/pipeline/inputs.h"
 #include "core/trace/trace.h"
+#include "core/util/process_memory.h"
 #include "core/util/status_macros.h"
 #include "core/version.h"
 #include "glog/logging.h"
@@ -30,6 +31,11 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// For progress lines: the process's peak memory so far.
+std::string PeakRssText() {
+  return absl::StrCat("peak RSS ", static_cast<int64_t>(util::PeakRssMiB()), " MiB");
 }
 
 std::string SizeText(const ImageInput& input) {
@@ -190,10 +196,6 @@ absl::StatusOr<std::unique_ptr<ExportSession>> ExportSession::Create(
       {absl::StrCat("second ", SizeText(second), " (", second_name, ")"), {second}, {}},
       {absl::StrCat("batch [", SizeText(first), ", ", SizeText(second), "]"), {first, second}, {}},
   };
-  for (Check& check : session->checks_) {
-    c10::InferenceMode guard;
-    D2X_ASSIGN_OR_RETURN(check.eager, session->loaded_->model->Inference(check.batch));
-  }
   session->load_report_ = {{"config", inputs.model.config_path},
                            {"opts", inputs.model.opts},
                            {"weights", session->loaded_->weights_path},
@@ -202,8 +204,8 @@ absl::StatusOr<std::unique_ptr<ExportSession>> ExportSession::Create(
                                                 ? second_name
                                                 : inputs.second_image},
                            {"seconds", SecondsSince(start)}};
-  LOG(INFO) << "[1/6] load: " << arch << " and eager references for "
-            << session->checks_.size() << " checks in " << SecondsSince(start) << " s";
+  LOG(INFO) << "[1/6] load: " << arch << " in " << SecondsSince(start) << " s ("
+            << PeakRssText() << ")";
   return session;
 }
 
@@ -235,9 +237,15 @@ absl::StatusOr<ExportSession::Traced*> ExportSession::RewriteAndTrace(const std:
   options.input_names = t.input_names();
   options.output_names = t.output_names();
   options.module_name = absl::StrCat("__torch__.d2x.", arch);
-  for (size_t k = 1; k < checks_.size(); ++k) {
-    D2X_ASSIGN_OR_RETURN(std::vector<at::Tensor> check_inputs, t.MakeInputs(checks_[k].batch));
-    options.check_inputs.push_back(std::move(check_inputs));
+  options.outputs = &traced->sample_outputs;
+  // Optional: the trace against the rewritten function on the other checks' inputs, before any
+  // exporter runs (verification checks the artifact on the same inputs against the eager model,
+  // so this only localizes a failure to the trace).
+  if (inputs_.trace_check) {
+    for (size_t k = 1; k < checks_.size(); ++k) {
+      D2X_ASSIGN_OR_RETURN(std::vector<at::Tensor> check_inputs, t.MakeInputs(checks_[k].batch));
+      options.check_inputs.push_back(std::move(check_inputs));
+    }
   }
   // The trace must reproduce the rewritten function; any difference means a recorded constant.
   options.check_atol = 1e-4;
@@ -247,26 +255,27 @@ absl::StatusOr<ExportSession::Traced*> ExportSession::RewriteAndTrace(const std:
   D2X_ASSIGN_OR_RETURN(torch::jit::Module module,
                        trace::TraceToModule(fn, traced->sample_inputs, options));
   traced->module = std::make_unique<torch::jit::Module>(std::move(module));
-  D2X_ASSIGN_OR_RETURN(trace::TraceCheckResult at_sample,
-                       trace::CompareWithFunction(*traced->module, fn, traced->sample_inputs));
-  D2X_ASSIGN_OR_RETURN(traced->sample_outputs,
-                       trace::RunModule(*traced->module, traced->sample_inputs));
   const double trace_s = SecondsSince(start);
   int64_t nodes = 0;
   for (auto* node : traced->module->get_method("forward").graph()->nodes()) {
     (void)node;
     ++nodes;
   }
-  LOG(INFO) << "[3/6] trace: at " << checks_[0].name << ", " << nodes
-            << " graph nodes, generalization checked on " << options.check_inputs.size()
-            << " other inputs (max |trace - function| " << last_check.overall_max_abs_diff
-            << ") in " << trace_s << " s";
+  LOG(INFO) << "[3/6] trace: at " << checks_[0].name << ", " << nodes << " graph nodes"
+            << (inputs_.trace_check
+                    ? absl::StrCat(", checked against the function on ",
+                                   options.check_inputs.size(), " other inputs (max |trace - ",
+                                   "function| ", last_check.overall_max_abs_diff, ")")
+                    : std::string())
+            << " in " << trace_s << " s (" << PeakRssText() << ")";
   traced->report = {{"flavor", flavor},
                     {"rewrite_seconds", rewrite_s},
                     {"trace_seconds", trace_s},
                     {"graph_nodes", nodes},
-                    {"trace_vs_function_at_sample", TraceCheckJson(at_sample, t.output_names())},
-                    {"trace_vs_function_at_batch", TraceCheckJson(last_check, t.output_names())}};
+                    {"peak_rss_mib", util::PeakRssMiB()}};
+  if (inputs_.trace_check) {
+    traced->report["trace_vs_function_at_batch"] = TraceCheckJson(last_check, t.output_names());
+  }
   report["rewrite_and_trace"] = traced->report;
   Traced* raw = traced.get();
   traced_[flavor] = std::move(traced);
@@ -315,8 +324,25 @@ absl::Status ExportSession::WriteArtifactFiles(const ExportTarget& target,
   return io::WriteFileAtomically((fs::path(dir) / kManifestFile).string(), m.ToJson());
 }
 
+absl::Status ExportSession::ComputeEagerReferences() {
+  if (eager_done_) return absl::OkStatus();
+  const auto start = Clock::now();
+  for (Check& check : checks_) {
+    c10::InferenceMode guard;
+    D2X_ASSIGN_OR_RETURN(check.eager, loaded_->model->Inference(check.batch));
+  }
+  eager_done_ = true;
+  LOG(INFO) << "[5/6] verify: eager references for " << checks_.size() << " checks in "
+            << SecondsSince(start) << " s (" << PeakRssText() << ")";
+  return absl::OkStatus();
+}
+
 void ExportSession::Verify(const std::string& dir, ExportOutcome& outcome) {
   auto start = Clock::now();
+  if (absl::Status eager = ComputeEagerReferences(); !eager.ok()) {
+    outcome.status = eager;
+    return;
+  }
   absl::StatusOr<std::unique_ptr<LoadedArtifact>> artifact = LoadedArtifact::Load(*registry_, dir);
   if (!artifact.ok()) {
     outcome.status = artifact.status();
@@ -335,7 +361,7 @@ void ExportSession::Verify(const std::string& dir, ExportOutcome& outcome) {
     } else {
       comparison = verify::CompareResults(check.name, check.eager, *results, inputs_.tolerances);
     }
-    LOG(INFO) << "[5/6] verify: " << comparison.Summary();
+    LOG(INFO) << "[5/6] verify: " << comparison.Summary() << " (" << PeakRssText() << ")";
     outcome.verified = outcome.verified && comparison.ok;
     outcome.checks.push_back(std::move(comparison));
   }
@@ -398,13 +424,15 @@ absl::StatusOr<ExportOutcome> ExportSession::Export(const ExportTarget& target) 
     outcome.status = info.status();
   }
   report["export_seconds"] = SecondsSince(start);
+  report["export_peak_rss_mib"] = util::PeakRssMiB();
   if (!outcome.exported) {
     LOG(ERROR) << "[4/6] export: " << target.format << " failed: " << outcome.status;
     RemoveTree(*staging);
     return outcome;
   }
   LOG(INFO) << "[4/6] export: " << target.format << " (" << method << ") wrote "
-            << absl::StrJoin(info->files, ", ") << " in " << SecondsSince(start) << " s";
+            << absl::StrJoin(info->files, ", ") << " in " << SecondsSince(start) << " s ("
+            << PeakRssText() << ")";
 
   Verify(*staging, outcome);
   nlohmann::json checks = nlohmann::json::array();

@@ -1,15 +1,19 @@
 // The export driver behind `d2x export`:
 //
 //   1. load      config + checkpoint -> eager Model (core/pipeline), sample images prepared as
-//                detectron2's DefaultPredictor does, eager reference results computed
+//                detectron2's DefaultPredictor does
 //   2. rewrite   the architecture plugin's Rewriter, flavor from the format's Exporter
-//   3. trace     core/trace at the sample image, checked against the rewritten function on the
-//                second image and on the batch of both (a trace that baked a size fails here)
+//   3. trace     core/trace at the sample image: one run of the rewritten function under the
+//                tracer (its outputs describe the manifest's outputs); with trace_check, the
+//                trace is also run against the function on the second image and on the batch
+//                of both before any exporter runs
 //   4. export    the format's Exporter writes into a staging directory next to the output;
 //                the driver adds config.yaml and manifest.json
-//   5. verify    the artifact is loaded through the format's Runner and run on the sample, the
-//                second image and both as a batch of 2; results are compared with the eager
-//                model (core/verify, the fixture tolerances); report.json records everything
+//   5. verify    the eager model's results on the sample, the second image and both as a batch
+//                of 2 are computed (once per session); the artifact is loaded through the
+//                format's Runner and run on the same batches; results are compared (core/verify,
+//                the fixture tolerances; a trace that baked a size fails here); report.json
+//                records everything
 //   6. install   the staging directory is renamed to the output (replacing an existing one only
 //                with overwrite); on any failure the staging directory is removed, so a failed
 //                export leaves nothing behind (unless keep_failed, which installs the failed
@@ -53,6 +57,9 @@ struct ExportInputs {
   // Files shipped with artifacts (kD2xOpsLibrary -> path of libd2x_ops.so).
   std::map<std::string, std::string> runtime_libraries;
   verify::MatchOptions tolerances;  // the fixtures' tolerances by default
+  // Step 3 also compares the trace with the rewritten function on the second image and the
+  // batch (3 more forward passes each; verification covers the same inputs end to end).
+  bool trace_check = false;
 };
 
 struct ExportTarget {
@@ -103,6 +110,7 @@ class ExportSession {
                                   const Traced& traced, const ArtifactInfo& info,
                                   const std::string& dir);
   void Verify(const std::string& dir, ExportOutcome& outcome);
+  absl::Status ComputeEagerReferences();  // fills checks_[*].eager once
 
   const plugin::Registry* registry_ = nullptr;
   ExportInputs inputs_;
@@ -114,6 +122,7 @@ class ExportSession {
     std::vector<ImageResult> eager;
   };
   std::vector<Check> checks_;
+  bool eager_done_ = false;
   std::vector<int64_t> sample_size_;  // (height, width) the model saw for the sample
   std::map<std::string, std::unique_ptr<Traced>> traced_;  // by flavor
   nlohmann::json load_report_;

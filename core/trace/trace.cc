@@ -212,12 +212,13 @@ absl::StatusOr<torch::jit::Module> TraceToModule(const TraceFunction& fn,
   }
 
   std::shared_ptr<torch::jit::Graph> graph;
+  std::vector<at::Tensor> traced_outputs;
   try {
     c10::NoGradGuard no_grad;
     torch::jit::Stack inputs(example_inputs.begin(), example_inputs.end());
     auto traced = torch::jit::tracer::trace(
         std::move(inputs),
-        [&fn](torch::jit::Stack in) -> torch::jit::Stack {
+        [&fn, &traced_outputs](torch::jit::Stack in) -> torch::jit::Stack {
           std::vector<at::Tensor> args;
           args.reserve(in.size());
           for (const c10::IValue& v : in) args.push_back(v.toTensor());
@@ -231,11 +232,13 @@ absl::StatusOr<torch::jit::Module> TraceToModule(const TraceFunction& fn,
             }
             out.emplace_back(outs[i]);
           }
+          traced_outputs = std::move(outs);
           return out;
         },
         [](const at::Tensor&) { return std::string(); }, /*strict=*/false,
         /*force_outplace=*/false);
     graph = traced.first->graph;
+    if (options.outputs != nullptr) *options.outputs = std::move(traced_outputs);
   } catch (const c10::Error& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("TraceToModule: tracing failed: ", ExplainTraceError(ErrorText(e))));

@@ -60,6 +60,10 @@ struct TraceOptions {
   double check_atol = 1e-5;
   // If set, receives the result of the last check (also filled when the check fails on values).
   TraceCheckResult* check_result = nullptr;
+
+  // If set, receives the function's outputs of the tracing run (the results at example_inputs),
+  // so callers need not run the module again to learn output dtypes and shapes.
+  std::vector<at::Tensor>* outputs = nullptr;
 };
 
 absl::StatusOr<torch::jit::Module> TraceToModule(const TraceFunction& fn,

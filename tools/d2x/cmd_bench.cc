@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +19,7 @@
 #include "core/export/artifact.h"
 #include "core/pipeline/inputs.h"
 #include "core/pipeline/model_loader.h"
+#include "core/util/process_memory.h"
 #include "glog/logging.h"
 #include "tools/d2x/command.h"
 #include "tools/d2x/flags.h"
@@ -31,19 +31,6 @@ ABSL_FLAG(int, batch, 1, "Images per forward.");
 
 namespace d2x::tool {
 namespace {
-
-int64_t PeakRssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      int64_t kib = 0;
-      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) return kib;
-    }
-  }
-  return 0;
-}
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ParseSize(const std::string& text) {
   std::vector<std::string> hw = absl::StrSplit(text, 'x');
@@ -134,7 +121,8 @@ absl::Status Bench(CommandContext& context) {
     table.AddRow({loaded->model->meta_architecture(), runtime, absl::GetFlag(FLAGS_size),
                   std::to_string(batch), std::to_string(at::get_num_threads()),
                   std::to_string(iters), Seconds(t.median), Seconds(t.p90),
-                  std::to_string(t.detections), std::to_string(PeakRssKiB() / 1024)});
+                  std::to_string(t.detections),
+                  std::to_string(static_cast<int64_t>(util::PeakRssMiB()))});
   };
   // The artifact first: the peak RSS column is cumulative.
   if (artifact) {

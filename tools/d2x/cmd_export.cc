@@ -32,6 +32,10 @@ ABSL_FLAG(std::string, second_image, "",
           "Another image for the verification checks. Default: the sample cropped to a size that is "
           "not a multiple of 32.");
 ABSL_FLAG(bool, overwrite, false, "Replace an existing output directory.");
+ABSL_FLAG(bool, trace_check, false,
+          "Also run the trace against the rewritten function on the second image and the batch "
+          "before exporting (localizes a generalization failure to the trace; verification "
+          "checks the artifact on the same inputs either way).");
 ABSL_FLAG(bool, keep_failed, false,
           "Install an artifact that failed verification anyway (with its report.json), for "
           "debugging. By default a failed export leaves nothing behind.");
@@ -130,6 +134,7 @@ absl::Status Export(CommandContext& context, bool* all_ok) {
   inputs.model = {absl::GetFlag(FLAGS_config), context.opts, absl::GetFlag(FLAGS_weights)};
   inputs.sample_image = absl::GetFlag(FLAGS_sample_image);
   inputs.second_image = absl::GetFlag(FLAGS_second_image);
+  inputs.trace_check = absl::GetFlag(FLAGS_trace_check);
   if (inputs.model.config_path.empty()) {
     if (!inputs.model.weights.empty()) {
       return absl::InvalidArgumentError("--weights needs --config");
