@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/ops/box_math.h"
 
 namespace d2x::modeling {
 
@@ -79,18 +80,9 @@ std::vector<at::Tensor> DefaultAnchorGenerator::GridAnchors(
   const size_t n = std::min(grid_sizes.size(), cell_anchors_.size());
   for (size_t i = 0; i < n; ++i) {
     const auto [grid_height, grid_width] = grid_sizes[i];
-    const int64_t stride = strides_[i];
-    const at::Tensor& base = cell_anchors_[i];
-    // torch.arange(offset * stride, grid * stride, step=stride, dtype=torch.float32)
-    at::Tensor shifts_x = at::arange(offset_ * static_cast<double>(stride), grid_width * stride,
-                                     stride, base.options());
-    at::Tensor shifts_y = at::arange(offset_ * static_cast<double>(stride), grid_height * stride,
-                                     stride, base.options());
-    std::vector<at::Tensor> mesh = at::meshgrid({shifts_y, shifts_x}, "ij");
-    at::Tensor shift_y = mesh[0].reshape(-1);
-    at::Tensor shift_x = mesh[1].reshape(-1);
-    at::Tensor shifts = at::stack({shift_x, shift_y, shift_x, shift_y}, 1);
-    anchors.push_back((shifts.view({-1, 1, 4}) + base.view({1, -1, 4})).reshape({-1, 4}));
+    anchors.push_back(
+        ops::internal::GridAnchors(cell_anchors_[i], grid_height, grid_width, strides_[i],
+                                   offset_));
   }
   return anchors;
 }

@@ -1,12 +1,9 @@
-// Box arithmetic shared by the coarse detection kernels (internal to core/ops; not in ops_hdrs).
-//
-// Each function repeats, ATen call for ATen call and scalar type for scalar type, the eager code
-// it is named after (core/modeling/box2box_transform.cc, anchor_generator.cc,
-// core/structures/boxes.cc), so the
-// kernels give bit-identical results to the eager models. The op kernels must be compilable into
-// libd2x_ops.so, which depends on LibTorch only: they cannot link core/modeling or
-// core/structures (absl, config, ...), hence this small torch-only copy. The end-to-end tests
-// (tests/export) compare eager and exported models bit for bit and catch any drift.
+// Box arithmetic and proposal selection: the one implementation, shared by the coarse detection
+// kernels and the eager models (core/modeling/box2box_transform.cc, anchor_generator.cc,
+// proposal_utils.cc and core/structures/boxes.cc call these), so exported and eager models give
+// bit-identical results. Torch-only, because the op kernels are also compiled into
+// libd2x_ops.so, which depends on LibTorch alone. Each function repeats detectron2's code ATen
+// call for ATen call and scalar type for scalar type.
 #ifndef D2X_CORE_OPS_BOX_MATH_H_
 #define D2X_CORE_OPS_BOX_MATH_H_
 
@@ -14,6 +11,8 @@
 
 #include <array>
 #include <cstdint>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace d2x::ops::internal {
@@ -92,6 +91,59 @@ inline at::Tensor CheckImageSizes(const at::Tensor& sizes, const char* op, const
               " must be an integer tensor, got ", sizes.scalar_type());
   return sizes.to(at::kCPU, at::kLong).contiguous();
 }
+
+// find_top_rpn_proposals (detectron2/modeling/proposal_generator/proposal_utils.py, inference):
+// proposals[l] [N, Hi*Wi*A, 4], pred_objectness_logits[l] [N, Hi*Wi*A], image_sizes (height,
+// width) per image. Per level: top min(Hi*Wi*A, pre_nms_topk) by logit. Per image: drop
+// non-finite boxes/scores, clip to the image, drop boxes with a side <= min_box_size, batched NMS
+// with the level as the category (d2x::batched_nms), keep the first post_nms_topk. Returns per
+// image (boxes [R, 4], logits [R]) sorted by decreasing logit. Defined in rpn_proposals.cc.
+std::vector<std::pair<at::Tensor, at::Tensor>> FindTopRpnProposals(
+    const std::vector<at::Tensor>& proposals, const std::vector<at::Tensor>& pred_objectness_logits,
+    const std::vector<std::pair<int64_t, int64_t>>& image_sizes, double nms_thresh,
+    int64_t pre_nms_topk, int64_t post_nms_topk, double min_box_size);
+
+// fast_rcnn_inference_single_image (detectron2/modeling/roi_heads/fast_rcnn.py): boxes [R, C*4]
+// (C = 1 or K) already decoded, scores [R, K+1] probabilities, for an image of (height, width):
+// drop non-finite rows, clip, keep scores > score_thresh, class-wise NMS, the first
+// topk_per_image (all if < 0). Defined in box_postprocess.cc.
+struct FastRcnnDetections {
+  at::Tensor boxes;    // [D, 4] float XYXY
+  at::Tensor scores;   // [D] float
+  at::Tensor classes;  // [D] int64
+  at::Tensor kept;     // [D] int64: the input row (proposal) each detection comes from
+};
+FastRcnnDetections FastRcnnInferenceSingleImage(at::Tensor boxes, at::Tensor scores,
+                                                int64_t height, int64_t width,
+                                                double score_thresh, double nms_thresh,
+                                                int64_t topk_per_image);
+
+// permute_to_N_HWA_K: (N, A*K, H, W) -> (N, H*W*A, K).
+inline at::Tensor PermuteToNHWAK(const at::Tensor& tensor, int64_t k) {
+  TORCH_CHECK(tensor.dim() == 4, "permute_to_N_HWA_K: expected a 4-D tensor, got ",
+              tensor.sizes());
+  const int64_t n = tensor.size(0), h = tensor.size(2), w = tensor.size(3);
+  return tensor.view({n, -1, k, h, w}).permute({0, 3, 4, 1, 2}).reshape({n, -1, k});
+}
+
+// DenseDetector._decode_per_level_predictions for one image and level: scores [HWA, K] (after
+// sigmoid), deltas [HWA, 4], anchors [HWA, 4]. Keeps scores > score_thresh, then the top
+// min(#kept, topk_candidates) of them, and decodes their boxes. Returns (boxes, scores, classes).
+// Defined in dense_detections.cc.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> DecodePerLevel(
+    const at::Tensor& anchors, const at::Tensor& scores, const at::Tensor& deltas,
+    double score_thresh, int64_t topk_candidates, const std::array<double, 4>& weights,
+    double scale_clamp);
+
+// RetinaNet.inference_single_image: per level DecodePerLevel on scores[l] [HWA, K] (after
+// sigmoid), deltas[l] [HWA, 4], anchors[l] [HWA, 4]; the levels concatenated, per-class batched
+// NMS, the first max_detections. Returns (boxes, scores, classes). Defined in
+// dense_detections.cc.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> DenseInferenceSingleImage(
+    const std::vector<at::Tensor>& anchors, const std::vector<at::Tensor>& scores,
+    const std::vector<at::Tensor>& deltas, const std::array<double, 4>& weights,
+    double scale_clamp, double score_thresh, int64_t topk_candidates, double nms_thresh,
+    int64_t max_detections);
 
 // Rows of each image in a batch-index column, which must be sorted (images in order, as the
 // d2x ops produce them). Returns the per-image row counts (N entries).

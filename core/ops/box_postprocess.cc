@@ -11,8 +11,9 @@
 //   keypoints, keep [D'] int64 indices of the non-empty boxes, num_instances [N] int64 kept per
 //   image).
 //
-// The code repeats plugins/arch/rcnn/box_head.cc (FastRcnnOutputLayers::Inference,
-// FastRcnnInferenceSingleImage) and core/structures/postprocess.cc (RescaleAndClipBoxes)
+// fast_rcnn_inference_single_image is internal::FastRcnnInferenceSingleImage (box_math.h), which
+// the eager box head runs too; the rest repeats plugins/arch/rcnn/box_head.cc
+// (FastRcnnOutputLayers::Inference) and core/structures/postprocess.cc (RescaleAndClipBoxes)
 // operation for operation: the results are bit-identical to the eager model's.
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -27,26 +28,28 @@
 namespace d2x::ops {
 namespace {
 
-struct Detections {
-  at::Tensor boxes, scores, classes;
-};
+}  // namespace
 
-// fast_rcnn_inference_single_image.
-Detections InferenceSingleImage(at::Tensor boxes, at::Tensor scores, int64_t height,
-                                int64_t width, double score_thresh, double nms_thresh,
-                                int64_t topk_per_image) {
+namespace internal {
+
+FastRcnnDetections FastRcnnInferenceSingleImage(at::Tensor boxes, at::Tensor scores,
+                                                int64_t height, int64_t width,
+                                                double score_thresh, double nms_thresh,
+                                                int64_t topk_per_image) {
   at::Tensor valid_mask = at::isfinite(boxes).all(1).logical_and(at::isfinite(scores).all(1));
+  at::Tensor proposal_index;  // maps rows after filtering back to the input rows
   if (!valid_mask.all().item<bool>()) {
+    proposal_index = valid_mask.nonzero().select(1, 0);
     boxes = boxes.index({valid_mask});
     scores = scores.index({valid_mask});
   }
   scores = scores.slice(1, 0, -1);
   const int64_t num_bbox_reg_classes = boxes.size(1) / 4;
-  boxes = internal::ClipBoxes(boxes.reshape({-1, 4}), height, width)
-              .view({-1, num_bbox_reg_classes, 4});
+  boxes = ClipBoxes(boxes.reshape({-1, 4}), height, width).view({-1, num_bbox_reg_classes, 4});
 
-  at::Tensor filter_mask = scores > score_thresh;
-  at::Tensor filter_inds = filter_mask.nonzero();
+  // 1. Filter by score.
+  at::Tensor filter_mask = scores > score_thresh;  // R x K
+  at::Tensor filter_inds = filter_mask.nonzero();  // R' x 2: (proposal, class)
   if (num_bbox_reg_classes == 1) {
     boxes = boxes.index({filter_inds.select(1, 0), 0});
   } else {
@@ -54,15 +57,23 @@ Detections InferenceSingleImage(at::Tensor boxes, at::Tensor scores, int64_t hei
   }
   scores = scores.index({filter_mask});
 
+  // 2. Class-wise NMS, then the top-k.
   at::Tensor keep =
       BatchedNms(boxes.to(at::kFloat), scores, filter_inds.select(1, 1), nms_thresh);
   if (topk_per_image >= 0) keep = keep.slice(0, 0, topk_per_image);
-  Detections out;
+  FastRcnnDetections out;
   out.boxes = boxes.index_select(0, keep);
   out.scores = scores.index_select(0, keep);
-  out.classes = filter_inds.index_select(0, keep).select(1, 1).contiguous();
+  filter_inds = filter_inds.index_select(0, keep);
+  out.classes = filter_inds.select(1, 1).contiguous();
+  out.kept = filter_inds.select(1, 0).contiguous();
+  if (proposal_index.defined()) out.kept = proposal_index.index_select(0, out.kept);
   return out;
 }
+
+}  // namespace internal
+
+namespace {
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BoxPostprocessKernel(
     const at::Tensor& class_logits, const at::Tensor& box_deltas, const at::Tensor& proposal_rois,
@@ -97,7 +108,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BoxPostprocessKernel(
   const int64_t* s = sizes.data_ptr<int64_t>();
   std::vector<at::Tensor> out_boxes, out_scores, out_classes, out_index;
   for (int64_t i = 0; i < n; ++i) {
-    Detections d = InferenceSingleImage(boxes_per_image[i], probs_per_image[i], s[2 * i],
+    internal::FastRcnnDetections d = internal::FastRcnnInferenceSingleImage(boxes_per_image[i], probs_per_image[i], s[2 * i],
                                         s[2 * i + 1], score_thresh, nms_thresh, topk_per_image);
     out_index.push_back(at::full({d.boxes.size(0)}, i, d.classes.options()));
     out_boxes.push_back(std::move(d.boxes));

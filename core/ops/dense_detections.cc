@@ -5,8 +5,8 @@
 // candidates and box decoding, and per image class-wise NMS and the first max_detections.
 // Returns (boxes [D, 4], scores [D], classes [D] int64, batch_index [D] int64), grouped by image
 // in order, in the coordinates of the image the model saw (before detector_postprocess).
-// The code repeats plugins/arch/retinanet/retinanet_inference.cc (and the anchor generator)
-// operation for operation, so the detections are bit-identical to the eager model's.
+// The per-image part (DenseInferenceSingleImage, box_math.h) is what the eager model
+// (plugins/arch/retinanet/retinanet_inference.cc) runs too, so the detections are bit-identical.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -19,15 +19,58 @@
 #include "core/ops/ops.h"
 
 namespace d2x::ops {
+namespace internal {
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> DecodePerLevel(
+    const at::Tensor& anchors, const at::Tensor& scores, const at::Tensor& deltas,
+    double score_thresh, int64_t topk_candidates, const std::array<double, 4>& weights,
+    double scale_clamp) {
+  // 1. Keep scores above the threshold.
+  at::Tensor keep_idxs = scores > score_thresh;
+  at::Tensor pred_scores = scores.index({keep_idxs});
+  at::Tensor topk_idxs = at::nonzero(keep_idxs);  // [K, 2] (anchor, class)
+  // 2. The top-k of those.
+  const int64_t num_topk = std::min<int64_t>(topk_idxs.size(0), topk_candidates);
+  auto [top_scores, idxs] = pred_scores.topk(num_topk);
+  topk_idxs = topk_idxs.index({idxs});
+  std::vector<at::Tensor> unbound = topk_idxs.unbind(1);
+  const at::Tensor& anchor_idxs = unbound[0];
+  at::Tensor boxes = ApplyDeltas(deltas.index({anchor_idxs}), anchors.index({anchor_idxs}),
+                                 weights, scale_clamp);
+  return {boxes, top_scores, unbound[1]};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> DenseInferenceSingleImage(
+    const std::vector<at::Tensor>& anchors, const std::vector<at::Tensor>& scores,
+    const std::vector<at::Tensor>& deltas, const std::array<double, 4>& weights,
+    double scale_clamp, double score_thresh, int64_t topk_candidates, double nms_thresh,
+    int64_t max_detections) {
+  TORCH_CHECK(!scores.empty() && anchors.size() == scores.size() &&
+                  deltas.size() == scores.size(),
+              "RetinaNet inference: ", scores.size(), " score levels, ", deltas.size(),
+              " delta levels, ", anchors.size(), " anchor levels");
+  std::vector<at::Tensor> boxes, level_scores, classes;
+  for (size_t l = 0; l < scores.size(); ++l) {
+    auto [b, s, c] = DecodePerLevel(anchors[l], scores[l], deltas[l], score_thresh,
+                                    topk_candidates, weights, scale_clamp);
+    boxes.push_back(b);
+    level_scores.push_back(s);
+    classes.push_back(c);
+  }
+  // Instances.cat, then per-class NMS (detectron2's batched_nms casts the boxes to float).
+  at::Tensor all_boxes = at::cat(boxes, 0);
+  at::Tensor all_scores = at::cat(level_scores, 0);
+  at::Tensor all_classes = at::cat(classes, 0);
+  at::Tensor keep = BatchedNms(all_boxes.to(at::kFloat), all_scores, all_classes, nms_thresh);
+  keep = keep.slice(0, 0, std::min<int64_t>(keep.size(0), max_detections));
+  return {all_boxes.index({keep}), all_scores.index({keep}), all_classes.index({keep})};
+}
+
+}  // namespace internal
+
 namespace {
 
 constexpr const char* kOp = "d2x::dense_detections";
-
-// permute_to_N_HWA_K: (N, A*K, H, W) -> (N, H*W*A, K).
-at::Tensor PermuteToNHWAK(const at::Tensor& tensor, int64_t k) {
-  const int64_t n = tensor.size(0), h = tensor.size(2), w = tensor.size(3);
-  return tensor.view({n, -1, k, h, w}).permute({0, 3, 4, 1, 2}).reshape({n, -1, k});
-}
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> DenseDetectionsKernel(
     at::TensorList cls_logits, at::TensorList box_deltas, at::TensorList cell_anchors,
@@ -70,39 +113,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> DenseDetectionsKernel
       level_anchors = level_anchors.to(cls_logits[l].device());
     }
     anchors.push_back(level_anchors);
-    pred_logits.push_back(PermuteToNHWAK(cls_logits[l], num_classes));
-    pred_deltas.push_back(PermuteToNHWAK(box_deltas[l], 4));
+    pred_logits.push_back(internal::PermuteToNHWAK(cls_logits[l], num_classes));
+    pred_deltas.push_back(internal::PermuteToNHWAK(box_deltas[l], 4));
   }
   std::vector<at::Tensor> out_boxes, out_scores, out_classes, out_index;
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<at::Tensor> boxes, scores, classes;
+    std::vector<at::Tensor> scores, deltas;
     for (size_t l = 0; l < num_levels; ++l) {
-      at::Tensor level_scores = pred_logits[l].select(0, i).sigmoid();
-      const at::Tensor level_deltas = pred_deltas[l].select(0, i);
-      // _decode_per_level_predictions.
-      at::Tensor keep_idxs = level_scores > score_thresh;
-      at::Tensor pred_scores = level_scores.index({keep_idxs});
-      at::Tensor topk_idxs = at::nonzero(keep_idxs);
-      const int64_t num_topk = std::min<int64_t>(topk_idxs.size(0), topk_candidates);
-      auto [top_scores, idxs] = pred_scores.topk(num_topk);
-      topk_idxs = topk_idxs.index({idxs});
-      std::vector<at::Tensor> unbound = topk_idxs.unbind(1);
-      const at::Tensor& anchor_idxs = unbound[0];
-      boxes.push_back(internal::ApplyDeltas(level_deltas.index({anchor_idxs}),
-                                            anchors[l].index({anchor_idxs}), weights,
-                                            scale_clamp));
-      scores.push_back(top_scores);
-      classes.push_back(unbound[1]);
+      // x[img_idx].sigmoid_(): in place on the (copied) permuted logits.
+      scores.push_back(pred_logits[l].select(0, i).sigmoid());
+      deltas.push_back(pred_deltas[l].select(0, i));
     }
-    at::Tensor all_boxes = at::cat(boxes, 0);
-    at::Tensor all_scores = at::cat(scores, 0);
-    at::Tensor all_classes = at::cat(classes, 0);
-    at::Tensor keep = BatchedNms(all_boxes.to(at::kFloat), all_scores, all_classes, nms_thresh);
-    keep = keep.slice(0, 0, std::min<int64_t>(keep.size(0), max_detections));
-    out_boxes.push_back(all_boxes.index({keep}));
-    out_scores.push_back(all_scores.index({keep}));
-    out_classes.push_back(all_classes.index({keep}));
-    out_index.push_back(at::full({keep.size(0)}, i, at::TensorOptions().dtype(at::kLong)));
+    auto [boxes, image_scores, classes] = internal::DenseInferenceSingleImage(
+        anchors, scores, deltas, weights, scale_clamp, score_thresh, topk_candidates,
+        nms_thresh, max_detections);
+    out_index.push_back(at::full({boxes.size(0)}, i, at::TensorOptions().dtype(at::kLong)));
+    out_boxes.push_back(std::move(boxes));
+    out_scores.push_back(std::move(image_scores));
+    out_classes.push_back(std::move(classes));
   }
   if (n == 0) {
     return {at::zeros({0, 4}, at::kFloat), at::zeros({0}, at::kFloat), at::zeros({0}, at::kLong),

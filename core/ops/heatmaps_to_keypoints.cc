@@ -2,8 +2,8 @@
 // keypoint_head.py) as one op. Each ROI's heatmaps are resized (bicubic, align_corners=False) to
 // the ceiled ROI size — a data-dependent size, which is why the op exists: a trace cannot record
 // it — and the first argmax gives the location (pixel centers at +0.5).
-// maps [R, K, S, S] logits, rois [R, 4] XYXY -> [R, K, 4] (x, y, logit, score). The code repeats
-// plugins/arch/rcnn/keypoint_head.cc (HeatmapsToKeypoints) operation for operation.
+// maps [R, K, S, S] logits, rois [R, 4] XYXY -> [R, K, 4] (x, y, logit, score). The eager
+// keypoint head runs this op too (plugins/arch/rcnn/keypoint_head.cc, KeypointRcnnInference).
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -31,6 +31,7 @@ at::Tensor HeatmapsToKeypointsKernel(const at::Tensor& maps, const at::Tensor& r
   at::Tensor width_corrections = widths / widths_ceil;
   at::Tensor height_corrections = heights / heights_ceil;
 
+  // Per-ROI output sizes (data dependent, hence the loop detectron2 also has).
   at::Tensor sizes = at::stack({heights_ceil, widths_ceil}, 1).to(at::kLong).contiguous();
   const int64_t* size_ptr = sizes.data_ptr<int64_t>();
 
@@ -48,6 +49,8 @@ at::Tensor HeatmapsToKeypointsKernel(const at::Tensor& maps, const at::Tensor& r
     logit_all[i].copy_(roi_map.gather(1, pos.unsqueeze(1)).squeeze(1));
     w_all[i] = out_w;
   }
+  // max_score == the value at the argmax; the score at the argmax is
+  // exp(0) / sum(exp(maps - max_score)) over the pooled resolution.
   at::Tensor max_score = logit_all.view({num_rois, num_keypoints, 1, 1});
   at::Tensor tmp_pool_resolution = (maps - max_score).exp_();
   at::Tensor score =

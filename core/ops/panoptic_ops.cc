@@ -12,8 +12,9 @@
 //       num_segments int64 [N]):
 //   combine_semantic_and_instance_outputs per image on its own output size, with instance ids
 //   relative to the image's detections.
-// The code repeats plugins/arch/panoptic_fpn/sem_seg_head.cc (SemSegPostprocess) and
-// panoptic_combine.cc operation for operation.
+// sem_seg_postprocess repeats plugins/arch/panoptic_fpn/sem_seg_head.cc (SemSegPostprocess) per
+// image; the combine step is CombineSemanticAndInstances (panoptic_combine.h), which the eager
+// model runs too.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "core/ops/box_math.h"
+#include "core/ops/panoptic_combine.h"
 
 namespace d2x::ops {
 namespace {
@@ -59,20 +61,27 @@ at::Tensor SemSegPostprocessKernel(const at::Tensor& logits, const at::Tensor& i
   return out;
 }
 
-struct Segment {
-  int64_t id, category_id, isthing, area, instance_id;
-  float score;
-};
+}  // namespace
 
-// combine_semantic_and_instance_outputs for one image (panoptic_combine.cc).
-at::Tensor CombineOne(const at::Tensor& scores, const at::Tensor& pred_classes,
-                      const at::Tensor& pred_masks, const at::Tensor& semantic_results,
-                      double overlap_threshold, double stuff_area_thresh,
-                      double instances_score_thresh, std::vector<Segment>& segments) {
+at::Tensor CombineSemanticAndInstances(const at::Tensor& scores, const at::Tensor& pred_classes,
+                                       const at::Tensor& pred_masks,
+                                       const at::Tensor& semantic_results,
+                                       double overlap_threshold, double stuff_area_thresh,
+                                       double instances_score_thresh,
+                                       std::vector<PanopticSegmentRow>& segments) {
+  constexpr const char* kWhat = "panoptic combine";
+  TORCH_CHECK(semantic_results.dim() == 2, kWhat, ": semantic results must be [H, W], got ",
+              semantic_results.sizes());
   const int64_t n = scores.size(0);
+  TORCH_CHECK(pred_classes.size(0) == n && (n == 0 || pred_masks.size(0) == n), kWhat, ": ", n,
+              " scores, ", pred_classes.size(0), " classes, ", pred_masks.size(0), " masks");
   at::Tensor panoptic_seg = at::zeros_like(semantic_results, at::kInt);
-  int32_t current_segment_id = 0;
+  int64_t current_segment_id = 0;
   if (n > 0) {
+    TORCH_CHECK(pred_masks.dim() == 3 && pred_masks.size(1) == semantic_results.size(0) &&
+                    pred_masks.size(2) == semantic_results.size(1),
+                kWhat, ": masks ", pred_masks.sizes(), " vs semantic results ",
+                semantic_results.sizes());
     at::Tensor sorted_inds = at::argsort(-scores);
     at::Tensor instance_masks = pred_masks.to(at::kBool);
     const at::Tensor scores_cpu = scores.to(at::kFloat).cpu();
@@ -94,11 +103,13 @@ at::Tensor CombineOne(const at::Tensor& scores, const at::Tensor& pred_classes,
       if (intersect_area > 0) mask = mask & (panoptic_seg == 0);
       current_segment_id += 1;
       panoptic_seg.masked_fill_(mask, current_segment_id);
-      segments.push_back({current_segment_id, classes_cpu[inst_id].item<int64_t>(), 1,
+      segments.push_back({current_segment_id, classes_cpu[inst_id].item<int64_t>(),
+                          /*isthing=*/true,
                           intersect_area > 0 ? mask.sum().item<int64_t>() : mask_area, inst_id,
                           static_cast<float>(score)});
     }
   }
+  // Stuff: the remaining pixels of each semantic label (in increasing order; 0 = things).
   at::Tensor labels = std::get<0>(at::_unique(semantic_results, /*sorted=*/true)).cpu();
   labels = labels.to(at::kLong);
   for (int64_t k = 0; k < labels.size(0); ++k) {
@@ -109,10 +120,12 @@ at::Tensor CombineOne(const at::Tensor& scores, const at::Tensor& pred_classes,
     if (static_cast<double>(mask_area) < stuff_area_thresh) continue;
     current_segment_id += 1;
     panoptic_seg.masked_fill_(mask, current_segment_id);
-    segments.push_back({current_segment_id, label, 0, mask_area, -1, 0.f});
+    segments.push_back({current_segment_id, label, /*isthing=*/false, mask_area, -1, 0.f});
   }
   return panoptic_seg;
 }
+
+namespace {
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> PanopticCombineKernel(
     const at::Tensor& scores, const at::Tensor& classes, const at::Tensor& masks,
@@ -133,7 +146,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> PanopticCombineKernel
   const std::vector<int64_t> counts = internal::CountRowsPerImage(batch_index, n, kOp);
   const int64_t* s = sizes.data_ptr<int64_t>();
   at::Tensor panoptic = at::zeros({n, sem_seg.size(2), sem_seg.size(3)}, at::kInt);
-  std::vector<Segment> segments;
+  std::vector<PanopticSegmentRow> segments;
   std::vector<int64_t> num_segments(n, 0);
   int64_t start = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -144,10 +157,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> PanopticCombineKernel
     const at::Tensor semantic = sem_seg.select(0, i).slice(1, 0, h).slice(2, 0, w).argmax(0);
     const int64_t end = start + counts[i];
     const size_t before = segments.size();
-    at::Tensor seg = CombineOne(scores.slice(0, start, end), classes.slice(0, start, end),
-                                masks.slice(0, start, end).slice(1, 0, h).slice(2, 0, w),
-                                semantic, overlap_threshold, stuff_area_thresh,
-                                instances_score_thresh, segments);
+    at::Tensor seg = CombineSemanticAndInstances(
+        scores.slice(0, start, end), classes.slice(0, start, end),
+        masks.slice(0, start, end).slice(1, 0, h).slice(2, 0, w), semantic, overlap_threshold,
+        stuff_area_thresh, instances_score_thresh, segments);
     panoptic.select(0, i).slice(0, 0, h).slice(1, 0, w).copy_(seg);
     num_segments[i] = static_cast<int64_t>(segments.size() - before);
     start = end;
@@ -158,7 +171,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> PanopticCombineKernel
     int64_t* row = info.data_ptr<int64_t>() + 5 * k;
     row[0] = segments[k].id;
     row[1] = segments[k].category_id;
-    row[2] = segments[k].isthing;
+    row[2] = segments[k].isthing ? 1 : 0;
     row[3] = segments[k].area;
     row[4] = segments[k].instance_id;
     score.data_ptr<float>()[k] = segments[k].score;

@@ -7,8 +7,8 @@
 // CPU (one mask per chunk: grid_sample, bilinear, zero padding, align_corners=False, over the
 // region bounding its box, then `>= threshold`), and placed at the top-left of a canvas of the
 // batch's largest output size: the result is bool [D, max height, max width]; rows of smaller
-// images are False outside their own size. The code repeats plugins/arch/rcnn/mask_head.cc
-// (PasteMasksInImage) operation for operation.
+// images are False outside their own size. The eager models paste through this op too
+// (plugins/arch/rcnn/mask_head.cc, PasteMasksInImage).
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -73,7 +73,8 @@ at::Tensor PasteMasksKernel(const at::Tensor& masks, const at::Tensor& boxes,
                 ", expected an index into the ", n, " images");
     const int64_t img_h = s[2 * b[i]], img_w = s[2 * b[i] + 1];
     const at::Tensor box = boxes.slice(0, i, i + 1);
-    // _do_paste_mask's skip_empty region (PasteRegions in mask_head.cc).
+    // _do_paste_mask's skip_empty region: x0 = clamp(floor(x0) - 1, min=0), y0 likewise,
+    // x1 = clamp(ceil(x1) + 1, max=img_w), y1 = clamp(ceil(y1) + 1, max=img_h), as int32.
     at::Tensor lo = at::clamp_min(box.slice(1, 0, 2).floor() - 1, 0).to(at::kInt);
     at::Tensor x1 = at::clamp_max(box.select(1, 2).ceil() + 1, static_cast<double>(img_w));
     at::Tensor y1 = at::clamp_max(box.select(1, 3).ceil() + 1, static_cast<double>(img_h));

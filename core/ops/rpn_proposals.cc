@@ -21,6 +21,70 @@
 #include "core/ops/ops.h"
 
 namespace d2x::ops {
+namespace internal {
+
+std::vector<std::pair<at::Tensor, at::Tensor>> FindTopRpnProposals(
+    const std::vector<at::Tensor>& proposals, const std::vector<at::Tensor>& pred_objectness_logits,
+    const std::vector<std::pair<int64_t, int64_t>>& image_sizes, double nms_thresh,
+    int64_t pre_nms_topk, int64_t post_nms_topk, double min_box_size) {
+  TORCH_CHECK(!proposals.empty() && proposals.size() == pred_objectness_logits.size(),
+              "find_top_rpn_proposals: ", proposals.size(), " proposal levels vs ",
+              pred_objectness_logits.size(), " logit levels");
+  const int64_t n = static_cast<int64_t>(image_sizes.size());
+  const at::Device device = proposals[0].device();
+
+  // 1. Top-k anchors of every level and image.
+  std::vector<at::Tensor> topk_scores, topk_proposals, level_ids;
+  at::Tensor batch_idx = at::arange(n, at::TensorOptions().dtype(at::kLong).device(device));
+  for (size_t level_id = 0; level_id < proposals.size(); ++level_id) {
+    const at::Tensor& proposals_i = proposals[level_id];
+    const at::Tensor& logits_i = pred_objectness_logits[level_id];
+    const int64_t num_proposals_i = std::min(logits_i.size(1), pre_nms_topk);
+    auto [topk_scores_i, topk_idx] = logits_i.topk(num_proposals_i, /*dim=*/1);
+    // proposals_i[batch_idx[:, None], topk_idx] -> N x topk x 4
+    topk_proposals.push_back(proposals_i.index({batch_idx.unsqueeze(1), topk_idx}));
+    topk_scores.push_back(topk_scores_i);
+    level_ids.push_back(at::full({num_proposals_i}, static_cast<int64_t>(level_id),
+                                 at::TensorOptions().dtype(at::kLong).device(device)));
+  }
+  // 2. Concatenate the levels.
+  at::Tensor all_scores = topk_scores.size() == 1 ? topk_scores[0] : at::cat(topk_scores, 1);
+  at::Tensor all_proposals =
+      topk_proposals.size() == 1 ? topk_proposals[0] : at::cat(topk_proposals, 1);
+  at::Tensor all_levels = level_ids.size() == 1 ? level_ids[0] : at::cat(level_ids, 0);
+
+  // 3. Per image: drop non-finite, clip, drop small boxes, NMS per level, top-k.
+  std::vector<std::pair<at::Tensor, at::Tensor>> results;
+  for (int64_t i = 0; i < n; ++i) {
+    at::Tensor boxes = all_proposals[i];
+    at::Tensor scores_per_img = all_scores[i];
+    at::Tensor lvl = all_levels;
+
+    at::Tensor valid_mask =
+        at::isfinite(boxes).all(/*dim=*/1).logical_and_(at::isfinite(scores_per_img));
+    if (!valid_mask.all().item<bool>()) {
+      boxes = boxes.index({valid_mask});
+      scores_per_img = scores_per_img.index({valid_mask});
+      lvl = lvl.index({valid_mask});
+    }
+    boxes = ClipBoxes(boxes, image_sizes[i].first, image_sizes[i].second);
+
+    at::Tensor keep = NonemptyBoxes(boxes, min_box_size);
+    if (keep.sum().item<int64_t>() != boxes.size(0)) {
+      boxes = boxes.index({keep});
+      scores_per_img = scores_per_img.index({keep});
+      lvl = lvl.index({keep});
+    }
+
+    at::Tensor kept = BatchedNms(boxes.to(at::kFloat), scores_per_img, lvl, nms_thresh);
+    kept = kept.slice(0, 0, post_nms_topk);  // already sorted by score
+    results.emplace_back(boxes.index_select(0, kept), scores_per_img.index_select(0, kept));
+  }
+  return results;
+}
+
+}  // namespace internal
+
 namespace {
 
 constexpr const char* kOp = "d2x::rpn_proposals";
@@ -82,59 +146,21 @@ std::tuple<at::Tensor, at::Tensor> RpnProposalsKernel(
         internal::ApplyDeltas(deltas_i, anchors_i, weights, scale_clamp).view({n, -1, b}));
   }
 
-  // find_top_rpn_proposals. 1. Top-k anchors of every level and image.
-  std::vector<at::Tensor> topk_scores, topk_proposals, level_ids;
-  at::Tensor batch_idx = at::arange(n, at::TensorOptions().dtype(at::kLong).device(device));
-  for (size_t level_id = 0; level_id < num_levels; ++level_id) {
-    const at::Tensor& proposals_i = proposals[level_id];
-    const at::Tensor& logits_i = pred_objectness_logits[level_id];
-    const int64_t num_proposals_i = std::min(logits_i.size(1), pre_nms_topk);
-    auto [topk_scores_i, topk_idx] = logits_i.topk(num_proposals_i, /*dim=*/1);
-    topk_proposals.push_back(proposals_i.index({batch_idx.unsqueeze(1), topk_idx}));
-    topk_scores.push_back(topk_scores_i);
-    level_ids.push_back(at::full({num_proposals_i}, static_cast<int64_t>(level_id),
-                                 at::TensorOptions().dtype(at::kLong).device(device)));
-  }
-  // 2. Concatenate the levels.
-  at::Tensor all_scores = topk_scores.size() == 1 ? topk_scores[0] : at::cat(topk_scores, 1);
-  at::Tensor all_proposals =
-      topk_proposals.size() == 1 ? topk_proposals[0] : at::cat(topk_proposals, 1);
-  at::Tensor all_levels = level_ids.size() == 1 ? level_ids[0] : at::cat(level_ids, 0);
-
-  // 3. Per image: filter, clip, NMS per level, top-k.
+  std::vector<std::pair<int64_t, int64_t>> image_hw;
   const int64_t* s = sizes.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) image_hw.emplace_back(s[2 * i], s[2 * i + 1]);
+  const std::vector<std::pair<at::Tensor, at::Tensor>> selected = internal::FindTopRpnProposals(
+      proposals, pred_objectness_logits, image_hw, nms_thresh, pre_nms_topk, post_nms_topk,
+      min_box_size);
   std::vector<at::Tensor> rois, logits;
   for (int64_t i = 0; i < n; ++i) {
-    at::Tensor boxes = all_proposals[i];
-    at::Tensor scores_per_img = all_scores[i];
-    at::Tensor lvl = all_levels;
-
-    at::Tensor valid_mask =
-        at::isfinite(boxes).all(/*dim=*/1).logical_and_(at::isfinite(scores_per_img));
-    if (!valid_mask.all().item<bool>()) {
-      boxes = boxes.index({valid_mask});
-      scores_per_img = scores_per_img.index({valid_mask});
-      lvl = lvl.index({valid_mask});
-    }
-    boxes = internal::ClipBoxes(boxes, s[2 * i], s[2 * i + 1]);
-
-    at::Tensor keep = internal::NonemptyBoxes(boxes, min_box_size);
-    if (keep.sum().item<int64_t>() != boxes.size(0)) {
-      boxes = boxes.index({keep});
-      scores_per_img = scores_per_img.index({keep});
-      lvl = lvl.index({keep});
-    }
-
-    at::Tensor kept = BatchedNms(boxes.to(at::kFloat), scores_per_img, lvl, nms_thresh);
-    kept = kept.slice(0, 0, post_nms_topk);
-
-    at::Tensor image_boxes = boxes.index_select(0, kept);
+    const at::Tensor& image_boxes = selected[i].first;
     // convert_boxes_to_pooler_format: the batch index as a leading float column.
     rois.push_back(at::cat({at::full({image_boxes.size(0), 1}, static_cast<double>(i),
                                      image_boxes.options()),
                             image_boxes},
                            1));
-    logits.push_back(scores_per_img.index_select(0, kept));
+    logits.push_back(selected[i].second);
   }
   return {at::cat(rois, 0), at::cat(logits, 0)};
 }

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/ops/box_math.h"
 
 namespace d2x::structures {
 
@@ -26,18 +27,11 @@ at::Tensor BoxArea(const at::Tensor& boxes) {
 }
 
 at::Tensor ClipBoxes(const at::Tensor& boxes, int64_t height, int64_t width) {
-  // Same scalar types as detectron2 (Python ints), so clamp sees identical bounds.
-  at::Tensor x1 = boxes.select(1, 0).clamp(0, width);
-  at::Tensor y1 = boxes.select(1, 1).clamp(0, height);
-  at::Tensor x2 = boxes.select(1, 2).clamp(0, width);
-  at::Tensor y2 = boxes.select(1, 3).clamp(0, height);
-  return at::stack({x1, y1, x2, y2}, /*dim=*/-1);
+  return ops::internal::ClipBoxes(boxes, height, width);
 }
 
 at::Tensor NonemptyBoxes(const at::Tensor& boxes, double threshold) {
-  at::Tensor widths = boxes.select(1, 2) - boxes.select(1, 0);
-  at::Tensor heights = boxes.select(1, 3) - boxes.select(1, 1);
-  return (widths > threshold).logical_and_(heights > threshold);
+  return ops::internal::NonemptyBoxes(boxes, threshold);
 }
 
 void ScaleBoxesInPlace(at::Tensor& boxes, double scale_x, double scale_y) {

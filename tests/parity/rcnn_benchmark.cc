@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ops/detection_ops.h"
 #include "core/testing/fixtures.h"
 #include "plugins/arch/rcnn/keypoint_head.h"
 #include "plugins/arch/rcnn/mask_head.h"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
               << " ms\n";
     at::Tensor maps = at::randn({100, 17, 56, 56});
     t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < runs; ++i) d2x::rcnn::HeatmapsToKeypoints(maps, *boxes);
+    for (int i = 0; i < runs; ++i) d2x::ops::HeatmapsToKeypoints(maps, *boxes);
     std::cout << "heatmaps_to_keypoints 100 ROIs: "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
                      runs * 1e3

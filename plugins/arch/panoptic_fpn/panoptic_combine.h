@@ -23,17 +23,9 @@ struct PanopticOutput {
 };
 
 // scores [N] float, pred_classes [N] int64, pred_masks [N, H, W] (bool or 0/1) of the postprocessed
-// instances; semantic_results [H, W] integer (sem_seg.argmax(0)).
-//  1. Instances by decreasing score (torch.argsort(-scores)); stop at the first score <
-//     instances_score_thresh; skip empty masks and masks whose overlap with the segments placed so
-//     far is > overlap_threshold of their area; otherwise the non-overlapping part becomes segment
-//     id 1, 2, ... (isthing, category_id = pred class, score, instance_id = index into the
-//     instances).
-//  2. For each semantic label in increasing order except 0 (detectron2's "things" class): its
-//     pixels not yet assigned become a stuff segment (category_id = label) if their area is >=
-//     stuff_area_thresh.
-// `area` is the number of pixels of the segment in panoptic_seg (detectron2 records it for stuff
-// only). Throws c10::Error on inconsistent shapes.
+// instances; semantic_results [H, W] integer (sem_seg.argmax(0)). The heuristic is
+// ops::CombineSemanticAndInstances (core/ops/panoptic_combine.h), which exported graphs run too.
+// Throws c10::Error on inconsistent shapes.
 PanopticOutput CombineSemanticAndInstanceOutputs(const at::Tensor& scores,
                                                  const at::Tensor& pred_classes,
                                                  const at::Tensor& pred_masks,

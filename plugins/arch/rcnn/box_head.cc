@@ -3,11 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/modeling/box2box_transform.h"
-#include "core/ops/ops.h"
-#include "core/structures/boxes.h"
+#include "core/ops/box_math.h"
 
 namespace d2x::rcnn {
 
@@ -100,40 +100,10 @@ BoxDetections FastRcnnInferenceSingleImage(at::Tensor boxes, at::Tensor scores,
                                            std::array<int64_t, 2> image_size,
                                            double score_thresh, double nms_thresh,
                                            int64_t topk_per_image) {
-  at::Tensor valid_mask = at::isfinite(boxes).all(1).logical_and(at::isfinite(scores).all(1));
-  at::Tensor proposal_index;  // maps rows after filtering back to the input rows
-  if (!valid_mask.all().item<bool>()) {
-    proposal_index = valid_mask.nonzero().select(1, 0);
-    boxes = boxes.index({valid_mask});
-    scores = scores.index({valid_mask});
-  }
-  scores = scores.slice(1, 0, -1);
-  const int64_t num_bbox_reg_classes = boxes.size(1) / 4;
-  boxes = structures::ClipBoxes(boxes.reshape({-1, 4}), image_size[0], image_size[1])
-              .view({-1, num_bbox_reg_classes, 4});
-
-  // 1. Filter by score.
-  at::Tensor filter_mask = scores > score_thresh;  // R x K
-  at::Tensor filter_inds = filter_mask.nonzero();  // R' x 2: (proposal, class)
-  if (num_bbox_reg_classes == 1) {
-    boxes = boxes.index({filter_inds.select(1, 0), 0});
-  } else {
-    boxes = boxes.index({filter_mask});
-  }
-  scores = scores.index({filter_mask});
-
-  // 2. Class-wise NMS, then the top-k.
-  at::Tensor keep = ops::BatchedNms(boxes.to(at::kFloat), scores, filter_inds.select(1, 1),
-                                    nms_thresh);
-  if (topk_per_image >= 0) keep = keep.slice(0, 0, topk_per_image);
-  BoxDetections out;
-  out.boxes = boxes.index_select(0, keep);
-  out.scores = scores.index_select(0, keep);
-  filter_inds = filter_inds.index_select(0, keep);
-  out.classes = filter_inds.select(1, 1).contiguous();
-  out.kept = filter_inds.select(1, 0).contiguous();
-  if (proposal_index.defined()) out.kept = proposal_index.index_select(0, out.kept);
-  return out;
+  ops::internal::FastRcnnDetections d = ops::internal::FastRcnnInferenceSingleImage(
+      std::move(boxes), std::move(scores), image_size[0], image_size[1], score_thresh,
+      nms_thresh, topk_per_image);
+  return {d.boxes, d.scores, d.classes, d.kept};
 }
 
 }  // namespace d2x::rcnn

@@ -38,13 +38,9 @@ class KrcnnConvDeconvUpsampleHead {
   ConvTranspose2d score_lowres_;
 };
 
-// heatmaps_to_keypoints: maps [R, K, S, S] logits, rois [R, 4] -> [R, K, 4] (x, y, logit, score).
-// Each ROI's maps are resized (bicubic, align_corners=False) to the ceil'ed ROI size, like
-// detectron2's per-ROI loop; the location is the first argmax, pixel centers at +0.5.
-at::Tensor HeatmapsToKeypoints(const at::Tensor& maps, const at::Tensor& rois);
-
 // keypoint_rcnn_inference for one set of ROIs: [R, K, 3] (x, y, score), score being column 3 of
-// heatmaps_to_keypoints (the spatially normalized probability of the argmax).
+// heatmaps_to_keypoints (the d2x op, core/ops/heatmaps_to_keypoints.cc: the spatially normalized
+// probability of the argmax).
 at::Tensor KeypointRcnnInference(const at::Tensor& maps, const at::Tensor& rois);
 
 }  // namespace d2x::rcnn

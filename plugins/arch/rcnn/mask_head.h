@@ -48,7 +48,8 @@ at::Tensor MaskRcnnInference(const at::Tensor& logits, const at::Tensor& classes
 
 // paste_masks_in_image as detectron2 runs it on CPU: one mask at a time, each sampled with
 // grid_sample (bilinear, zero padding, align_corners=False) over the image region that bounds its
-// box (skip_empty), then thresholded with `>= threshold`.
+// box (skip_empty), then thresholded with `>= threshold`. Runs the d2x::paste_masks op
+// (core/ops/paste_masks.cc), the code exported graphs run.
 // masks [N, M, M] in [0, 1], boxes [N, 4] in output-image coordinates -> bool [N, height, width].
 at::Tensor PasteMasksInImage(const at::Tensor& masks, const at::Tensor& boxes, int64_t height,
                              int64_t width, double threshold = 0.5);

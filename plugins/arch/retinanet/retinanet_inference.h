@@ -1,7 +1,8 @@
 // RetinaNet's inference on the head outputs, as detectron2's RetinaNet.forward_inference /
 // inference_single_image and DenseDetector._decode_per_level_predictions /
 // _decode_multi_level_predictions (detectron2/modeling/meta_arch/{retinanet,dense_detector}.py).
-// The same ATen ops in the same order, so identical head outputs give identical detections.
+// The per-level and per-image steps are ops::internal::DecodePerLevel / DenseInferenceSingleImage
+// (core/ops/box_math.h), which the exported graphs' d2x::dense_detections runs too.
 #ifndef D2X_PLUGINS_ARCH_RETINANET_RETINANET_INFERENCE_H_
 #define D2X_PLUGINS_ARCH_RETINANET_RETINANET_INFERENCE_H_
 
