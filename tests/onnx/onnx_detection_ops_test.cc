@@ -321,6 +321,10 @@ TEST(OnnxDetectionOpsTest, BoxPostprocessMatchesLibTorch) {
       ASSERT_TRUE(out.ok()) << out.status();
       EXPECT_EQ(out->torch[0].size(0), 0);
       ExpectClose(*out, {0, 0, 0, 0});
+      // No proposals at all.
+      out = RunBoth(*none, names, inputs_for({0, 0}, {200, 260, 150, 170}));
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectClose(*out, {0, 0, 0, 0});
     }
   }
 }

@@ -66,16 +66,17 @@ absl::Status LowerBoxPostprocess(const tj::Node& node, LoweringContext& ctx) {
   const std::string r1 = b.Shape(rois, 0, 1);             // [1]
   const std::string n1 = b.Shape(image_sizes, 0, 1);      // [1]
 
-  // 1. Decode: deltas [R, K', 4] against the proposal boxes (ApplyDeltas, op for op).
-  const std::string deltas = b.Reshape(box_deltas, std::vector<int64_t>{0, -1, 4});
+  // 1. Decode against the proposal boxes (ApplyDeltas, op for op): [R, K', 4].
   auto p = [&](int64_t c) { return b.Unsqueeze(b.Select(rois, 1, c + 1), {1}); };  // [R, 1]
   const std::string widths = b.Op("Sub", {p(2), p(0)});
   const std::string heights = b.Op("Sub", {p(3), p(1)});
   const std::string half = b.F32(0.5f);
   const std::string ctr_x = b.Op("Add", {p(0), b.Op("Mul", {half, widths})});
   const std::string ctr_y = b.Op("Add", {p(1), b.Op("Mul", {half, heights})});
+  // deltas[:, c::4] / weight[c]: [R, K'], the kernel's slicing.
   auto d = [&](int64_t c) {
-    return b.Op("Div", {b.Select(deltas, 2, c), b.F32(static_cast<float>(w[c]))});
+    return b.Op("Div", {b.Slice(box_deltas, 1, c, std::numeric_limits<int64_t>::max(), 4),
+                        b.F32(static_cast<float>(w[c]))});
   };
   const std::string clamp = b.F32(static_cast<float>(scale_clamp));
   const std::string dx = d(0), dy = d(1);
@@ -94,7 +95,9 @@ absl::Status LowerBoxPostprocess(const tj::Node& node, LoweringContext& ctx) {
 
   // 2. Valid rows.
   const std::string valid = b.Op(
-      "And", {b.AllAlong(b.Reshape(b.IsFinite(decoded), std::vector<int64_t>{0, -1}), 1),
+      "And", {b.Cast(b.Reduce("ReduceMin", b.Cast(b.IsFinite(decoded), onnx::TensorProto::INT32),
+                              {1, 2}, false),
+                     onnx::TensorProto::BOOL),
               b.AllAlong(b.IsFinite(probs), 1)});  // [R]
 
   // 3. Clip to the image of each row: [R, 1, 1] bounds.
@@ -152,9 +155,9 @@ absl::Status LowerBoxPostprocess(const tj::Node& node, LoweringContext& ctx) {
   const std::string zeros = b.Op("ConstantOfShape", {b.Concat({n1, r1, k1}, 0)});
   const std::string keep =
       b.Cast(b.Op("ScatterND", {zeros, triples, ones}), onnx::TensorProto::BOOL);
-  const std::string kept_scores = b.Reshape(
-      b.Where(keep, b.Unsqueeze(scores, {0}), b.F32(neg_inf)), std::vector<int64_t>{0, -1});
   const std::string rk = b.Op("Mul", {r1, k1});
+  const std::string kept_scores =  // [N, R * K]
+      b.OpInt("Flatten", {b.Where(keep, b.Unsqueeze(scores, {0}), b.F32(neg_inf))}, "axis", 1);
   const std::string k = topk_per_image >= 0
                             ? b.Op("Min", {rk, b.I64s({topk_per_image})})
                             : rk;

@@ -88,11 +88,19 @@ class OnnxBuilder {
   std::string Squeeze(const std::string& x, const std::vector<int64_t>& axes) {
     return Op("Squeeze", {x, I64s(axes)});
   }
+  // A computed shape is taken literally: allowzero=1, so a 0 in it (an empty dim at run time)
+  // means 0, not "copy the input's dim".
   std::string Reshape(const std::string& x, const std::string& shape) {
-    return Op("Reshape", {x, shape});
+    std::string y = Op("Reshape", {x, shape});
+    SetInt(last_, "allowzero", 1);
+    return y;
+  }
+  // A constant shape: 0 copies the input's dim, -1 is inferred (ONNX's default, allowzero=0).
+  std::string ReshapeConst(const std::string& x, const std::vector<int64_t>& shape) {
+    return Op("Reshape", {x, I64s(shape)});
   }
   std::string Reshape(const std::string& x, const std::vector<int64_t>& shape) {
-    return Reshape(x, I64s(shape));
+    return ReshapeConst(x, shape);
   }
   std::string Concat(const std::vector<std::string>& xs, int64_t axis) {
     return OpInt("Concat", xs, "axis", axis);
@@ -126,7 +134,7 @@ class OnnxBuilder {
   }
   // Rows of a 1-D bool mask that are true, as int64 [K].
   std::string NonZero1D(const std::string& mask) {
-    return Reshape(Op("NonZero", {mask}), std::vector<int64_t>{-1});
+    return ReshapeConst(Op("NonZero", {mask}), {-1});
   }
   // Range(0, n) for an int64 scalar n.
   std::string Arange(const std::string& n) { return Op("Range", {I64(0), n, I64(1)}); }
