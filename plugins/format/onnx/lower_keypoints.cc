@@ -11,6 +11,8 @@
 // batched over the rois outside the loop in the kernel's op order.
 #include <torch/csrc/jit/ir/ir.h>
 
+#include <limits>
+
 #include "plugins/format/onnx/lower_loop.h"
 #include "plugins/format/onnx/lower_util.h"
 
@@ -119,9 +121,29 @@ absl::Status LowerUpsampleBilinear(const tj::Node& node, LoweringContext& ctx) {
   return absl::OkStatus();
 }
 
+// aten::slice(self, int dim, int? start, int? end, int step) with constant arguments (the
+// keypoint rewriter's keypoints[:, :, 0:2] / [:, :, 2:4] column splits): Slice (ONNX clamps an
+// INT64_MAX end like torch).
+absl::Status LowerSlice(const tj::Node& node, LoweringContext& ctx) {
+  D2X_ASSIGN_OR_RETURN(const std::string x, ctx.Name(node.input(0)));
+  D2X_ASSIGN_OR_RETURN(const int64_t dim, ctx.Int(node.input(1)));
+  int64_t start = 0, end = std::numeric_limits<int64_t>::max();
+  if (!ctx.IsNone(node.input(2))) {
+    D2X_ASSIGN_OR_RETURN(start, ctx.Int(node.input(2)));
+  }
+  if (!ctx.IsNone(node.input(3))) {
+    D2X_ASSIGN_OR_RETURN(end, ctx.Int(node.input(3)));
+  }
+  D2X_ASSIGN_OR_RETURN(const int64_t step, ctx.Int(node.input(4)));
+  OnnxBuilder b(ctx);
+  ctx.SetName(node.output(), b.Slice(x, dim, start, end, step));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterKeypointsLowering(LoweringTable& table) {
+  table["aten::slice"] = &LowerSlice;
   table["d2x::heatmaps_to_keypoints"] = &LowerHeatmapsToKeypoints;
   table["aten::upsample_bilinear2d"] = &LowerUpsampleBilinear;
 }
