@@ -1,6 +1,7 @@
 // libd2x_retinanet.so: registers the "RetinaNet" model builder and its export rewriter.
 #include "absl/status/status.h"
 #include "core/plugin/plugin_api.h"
+#include "plugins/arch/retinanet/caffe2_rewriter.h"
 #include "plugins/arch/retinanet/retinanet.h"
 #include "plugins/arch/retinanet/rewriter.h"
 
@@ -9,7 +10,8 @@ namespace {
 
 absl::Status RegisterRetinaNet(plugin::Registrar& registrar) {
   registrar.AddModelBuilder("RetinaNet", &BuildRetinaNet);
-  registrar.AddRewriter("RetinaNet", [] { return std::make_unique<RetinaNetRewriter>(); });
+  registrar.AddRewriter("RetinaNet",
+                        [] { return std::make_unique<RetinaNetRewriterWithCaffe2>(); });
   return absl::OkStatus();
 }
 

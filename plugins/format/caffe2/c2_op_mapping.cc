@@ -240,6 +240,18 @@ absl::Status RecordNodeArguments(Node* node, Caffe2Nets* nets) {
     }
     c10::optional<c10::IValue> iv = ConstantOf(v);
     if (!iv) continue;  // a tensor computed by the graph
+    if (iv->isTensorList()) {  // a constant list (frozen graphs fold ListConstructs)
+      const std::vector<at::Tensor> tensors = iv->toTensorVector();
+      for (size_t t = 0; t < tensors.size(); ++t) {
+        auto fill = MakeFillOp(absl::StrCat(name, ".", t), tensors[t]);
+        if (!fill.ok()) return fill.status();
+        *nets->init_net.add_op() = *std::move(fill);
+      }
+      Argument* size = nets->predict_net.add_arg();
+      size->set_name(absl::StrCat(name, ".size"));
+      size->set_i(static_cast<int64_t>(tensors.size()));
+      continue;
+    }
     if (iv->isTensor()) {
       auto fill = MakeFillOp(name, iv->toTensor());
       if (!fill.ok()) return fill.status();

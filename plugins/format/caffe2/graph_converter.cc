@@ -135,12 +135,9 @@ class Converter {
       }
     }
     for (const std::string& name : options_.net_inputs) {
+      // A net input the net does not use (e.g. RetinaNet's im_info) is still declared.
       auto it = input_aliases.find(name);
-      if (it == input_aliases.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cut mode: the graph has no AliasWithName node for net input '", name, "'"));
-      }
-      names_[it->second] = name;
+      if (it != input_aliases.end()) names_[it->second] = name;
       used_.insert(name);
       nets_.predict_net.add_external_input(name);
     }
