@@ -32,11 +32,14 @@ inline constexpr char kKpsScoreBlob[] = "kps_score";               // [D, K, S, 
 // PanopticFPN adds the semantic logits.
 inline constexpr char kSemSegBlob[] = "sem_seg";  // [N, C, Hp, Wp]
 
-// im_info as detectron2's convert_batched_inputs_to_c2_format builds it: (height, width,
-// output height / height).
+// im_info: (height, width, scale) with Caffe2's (Detectron's) scale, the resize factor from the
+// output image to the network input: height / output height. detectron2's
+// convert_batched_inputs_to_c2_format writes the inverse (output height / height), which
+// BBoxTransform(apply_scale=True) then uses to clip the boxes of a resized image to a wrong
+// bound (height^2 / output height); the two agree when the image was not resized.
 inline at::Tensor MakeImInfo(const at::Tensor& image_sizes, const at::Tensor& output_sizes) {
   const at::Tensor sizes = image_sizes.to(at::kFloat);
-  const at::Tensor scale = output_sizes.select(1, 0).to(at::kFloat) / sizes.select(1, 0);
+  const at::Tensor scale = sizes.select(1, 0) / output_sizes.select(1, 0).to(at::kFloat);
   return at::cat({sizes, scale.unsqueeze(1)}, 1);
 }
 
