@@ -45,8 +45,9 @@ absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
   options.opset = opset;
   for (size_t i = 0; i < specs.size(); ++i) {
     specs[i].shape = sample[i].sizes().vec();
-    specs[i].elem_type = sample[i].scalar_type() == at::kLong ? onnx::TensorProto::INT64
-                                                              : onnx::TensorProto::FLOAT;
+    specs[i].elem_type = sample[i].scalar_type() == at::kLong   ? onnx::TensorProto::INT64
+                         : sample[i].scalar_type() == at::kBool ? onnx::TensorProto::BOOL
+                                                                : onnx::TensorProto::FLOAT;
   }
   options.inputs = specs;
   absl::StatusOr<onnx::ModelProto> model =
@@ -289,6 +290,74 @@ TEST(OnnxDenseOpsTest, UpsampleBilinearMatchesLibTorchInOnnxRuntime) {
     ASSERT_EQ(got.size(), 3u);
     for (size_t i = 0; i < 3; ++i) {
       if (got[i].sizes() == expected[i].sizes()) EXPECT_LE(MaxDiff(got[i], expected[i]), 1e-5);
+    }
+  }
+}
+
+
+// --- d2x::panoptic_combine -------------------------------------------------------------------
+
+TEST(OnnxDenseOpsTest, PanopticCombineMatchesTheOpInOnnxRuntime) {
+  torch::manual_seed(11);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    auto [seg, info, score, count] =
+        ops::PanopticCombine(in[0], in[1], in[2], in[3], in[4], in[5], /*overlap=*/0.5,
+                             /*stuff_area=*/20, /*instances_score=*/0.3);
+    return std::vector<at::Tensor>{seg, info, score, count};
+  };
+  const std::vector<InputSpec> specs = {
+      {"scores", 0, {}, {"D"}},         {"classes", 0, {}, {"D"}},
+      {"masks", 0, {}, {"D", "H", "W"}}, {"batch_index", 0, {}, {"D"}},
+      {"sem_seg", 0, {}, {"N", "", "H", "W"}}, {"output_sizes", 0, {}, {"N", ""}}};
+  constexpr int64_t kC = 5;
+  // Overlapping rectangles (so the overlap rule and the free-pixel painting matter), scores
+  // across the threshold, per-image counts, smooth semantic logits (stuff regions).
+  auto make = [&](std::vector<int64_t> counts, int64_t hm, int64_t wm,
+                  std::vector<int64_t> sizes) {
+    const int64_t n = static_cast<int64_t>(counts.size());
+    int64_t d = 0;
+    for (int64_t k : counts) d += k;
+    std::vector<at::Tensor> masks;
+    std::vector<int64_t> index;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t k = 0; k < counts[i]; ++k) {
+        at::Tensor m = at::zeros({hm, wm}, at::kBool);
+        const int64_t y0 = at::randint(0, sizes[2 * i] - 2, {1}).item<int64_t>();
+        const int64_t x0 = at::randint(0, sizes[2 * i + 1] - 2, {1}).item<int64_t>();
+        m.slice(0, y0, y0 + 4 + k % 7).slice(1, x0, x0 + 5 + k % 5).fill_(true);
+        masks.push_back(m);
+        index.push_back(i);
+      }
+    }
+    at::Tensor sem = at::upsample_bilinear2d(at::randn({n, kC, 3, 4}) * 3, {hm, wm}, false);
+    return std::vector<at::Tensor>{
+        at::rand({d}), at::randint(0, 4, {d}, at::kLong),
+        d ? at::stack(masks) : at::zeros({0, hm, wm}, at::kBool),
+        at::tensor(index, at::kLong), sem, at::tensor(sizes, at::kLong).view({n, 2})};
+  };
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered =
+        TraceAndLower(fn, make({3}, 20, 24, {20, 24}), specs, opset, "panoptic");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    struct Case {
+      std::vector<int64_t> counts;
+      int64_t hm, wm;
+      std::vector<int64_t> sizes;
+    };
+    // Batch 2 of different sizes with many overlapping instances, an image without
+    // detections, and no detections at all.
+    for (const Case& c : {Case{{12, 7}, 30, 40, {30, 40, 22, 31}}, Case{{0, 5}, 16, 18, {12, 18, 16, 9}},
+                          Case{{0}, 14, 15, {14, 15}}}) {
+      SCOPED_TRACE(testing::Message() << "opset " << opset << ", " << c.counts.size()
+                                      << " images");
+      auto [got, expected] = RunBoth(*lowered, specs, make(c.counts, c.hm, c.wm, c.sizes));
+      ASSERT_EQ(got.size(), 4u);
+      for (size_t i = 0; i < 4; ++i) {
+        if (got[i].sizes() != expected[i].sizes()) continue;
+        EXPECT_TRUE(at::equal(got[i], expected[i]))
+            << "output " << i << "\nort:\n" << got[i] << "\ntorch:\n" << expected[i];
+      }
+      EXPECT_GT(expected[1].size(0), 0);
     }
   }
 }

@@ -25,13 +25,13 @@ struct BodyOutput {
 class LoopBody {
  public:
   // A body with inputs (iteration int64 scalar, condition bool scalar) and `carried` loop-carried
-  // tensors (name, elem type).
+  // tensors (hint, elem type, rank; their sizes may change between iterations).
   LoopBody(LoweringContext& outer, const std::string& prefix,
-           const std::vector<std::pair<std::string, int32_t>>& carried = {})
+           const std::vector<BodyOutput>& carried = {})
       : outer_(outer), prefix_(outer.Fresh(prefix)), ctx_(&graph_, outer.opset()), b_(ctx_) {
-    AddInput("iter", onnx::TensorProto::INT64, /*scalar=*/true);
-    AddInput("cond_in", onnx::TensorProto::BOOL, /*scalar=*/true);
-    for (const auto& [name, type] : carried) AddInput(name, type, /*scalar=*/false);
+    AddInput("iter", onnx::TensorProto::INT64, 0);
+    AddInput("cond_in", onnx::TensorProto::BOOL, 0);
+    for (const BodyOutput& c : carried) AddInput(c.name, c.type, c.rank);
   }
 
   OnnxBuilder& b() { return b_; }
@@ -67,14 +67,14 @@ class LoopBody {
   }
 
  private:
-  void AddInput(const std::string& hint, int32_t type, bool scalar) {
+  void AddInput(const std::string& hint, int32_t type, int rank) {
     onnx::ValueInfoProto* vi = graph_.add_input();
     vi->set_name(ctx_.Fresh(hint));
     auto* t = vi->mutable_type()->mutable_tensor_type();
     t->set_elem_type(type);
-    if (scalar) t->mutable_shape();
+    auto* shape = t->mutable_shape();
+    for (int d = 0; d < rank; ++d) shape->add_dim();
   }
-  // Loop-carried tensors are declared without a shape (any rank).
   void AddOutput(const BodyOutput& o) {
     onnx::ValueInfoProto* vi = graph_.add_output();
     vi->set_name(o.name);

@@ -171,6 +171,7 @@ std::string LoweringContext::AddFloats(const std::string& hint, const std::vecto
 void RegisterDenseDetectionsLowering(LoweringTable& table);  // lower_dense_detections.cc
 void RegisterSemSegLowering(LoweringTable& table);           // lower_sem_seg.cc
 void RegisterKeypointsLowering(LoweringTable& table);        // lower_keypoints.cc
+void RegisterPanopticLowering(LoweringTable& table);         // lower_panoptic.cc
 
 const LoweringTable& Lowerings() {
   static const LoweringTable* table = [] {
@@ -190,6 +191,7 @@ const LoweringTable& Lowerings() {
     RegisterDenseDetectionsLowering(*t);
     RegisterSemSegLowering(*t);
     RegisterKeypointsLowering(*t);
+    RegisterPanopticLowering(*t);
     return t;
   }();
   return *table;
