@@ -362,5 +362,24 @@ TEST(OnnxDenseOpsTest, PanopticCombineMatchesTheOpInOnnxRuntime) {
   }
 }
 
+
+// The semantic head's GroupNorm (32 groups of 4 channels here), with affine weights.
+TEST(OnnxDenseOpsTest, GroupNormMatchesLibTorchInOnnxRuntime) {
+  torch::manual_seed(12);
+  const at::Tensor w = at::rand({16}) + 0.5, bias = at::randn({16});
+  trace::TraceFunction fn = [&](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{at::relu(at::group_norm(in[0], 4, w, bias, 1e-5))};
+  };
+  const std::vector<InputSpec> specs = {{"x", 0, {}, {"N", "", "H", "W"}}};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered =
+        TraceAndLower(fn, {at::randn({1, 16, 8, 10})}, specs, opset, "group_norm");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    auto [got, expected] = RunBoth(*lowered, specs, {at::randn({2, 16, 13, 7}) * 5 + 2});
+    ASSERT_EQ(got.size(), 1u);
+    if (got[0].sizes() == expected[0].sizes()) EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-5);
+  }
+}
+
 }  // namespace
 }  // namespace d2x::onnx_format

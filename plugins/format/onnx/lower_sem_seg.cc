@@ -50,10 +50,53 @@ absl::Status LowerSemSegPostprocess(const tj::Node& node, LoweringContext& ctx) 
   return absl::OkStatus();
 }
 
+// aten::group_norm(input, int num_groups, Tensor? weight, Tensor? bias, float eps, bool) — the
+// semantic segmentation head's GroupNorm (GroupNormalization is opset 18, past libonnx 1.12's
+// checker): per (image, group) mean and biased variance over the group's channels and pixels
+// ([N, G, C/G * H * W] with a constant-shape Reshape), expanded back to [N, C, 1, 1] (constant
+// shapes keep the ranks known to shape inference), (x - mean) / sqrt(var + eps) * w + b.
+absl::Status LowerGroupNorm(const tj::Node& node, LoweringContext& ctx) {
+  D2X_ASSIGN_OR_RETURN(const std::string x, ctx.Name(node.input(0)));
+  D2X_ASSIGN_OR_RETURN(const int64_t groups, ctx.Int(node.input(1)));
+  D2X_ASSIGN_OR_RETURN(const double eps, ctx.Double(node.input(4)));
+  auto type = node.input(0)->type()->cast<c10::TensorType>();
+  const c10::optional<int64_t> c =
+      type && type->sizes().size() == 4 ? type->sizes()[1] : c10::nullopt;
+  if (!c.has_value() || groups <= 0 || *c % groups != 0) {
+    return absl::InvalidArgumentError(
+        "group_norm needs a 4-D input with a known channel count divisible by num_groups");
+  }
+  OnnxBuilder b(ctx);
+  const std::string xg = b.Reshape(x, std::vector<int64_t>{0, groups, -1});
+  const std::string mean = b.Op("ReduceMean", {xg});
+  SetInts(b.last(), "axes", {2});
+  const std::string centered = b.Op("Sub", {xg, mean});
+  const std::string var = b.Op("ReduceMean", {b.Op("Mul", {centered, centered})});
+  SetInts(b.last(), "axes", {2});
+  auto per_channel = [&](const std::string& g) {  // [N, G, 1] -> [N, C, 1, 1]
+    return b.Reshape(b.Op("Expand", {g, b.I64s({1, 1, *c / groups})}),
+                     std::vector<int64_t>{0, *c, 1, 1});
+  };
+  const std::string rstd = b.Op(
+      "Div", {b.F32(1.0f), b.Op("Sqrt", {b.Op("Add", {var, b.F32(static_cast<float>(eps))})})});
+  std::string y = b.Op("Mul", {b.Op("Sub", {x, per_channel(mean)}), per_channel(rstd)});
+  if (!ctx.IsNone(node.input(2))) {
+    D2X_ASSIGN_OR_RETURN(const std::string w, ctx.Name(node.input(2)));
+    y = b.Op("Mul", {y, b.Reshape(w, std::vector<int64_t>{1, -1, 1, 1})});
+  }
+  if (!ctx.IsNone(node.input(3))) {
+    D2X_ASSIGN_OR_RETURN(const std::string bias, ctx.Name(node.input(3)));
+    y = b.Op("Add", {y, b.Reshape(bias, std::vector<int64_t>{1, -1, 1, 1})});
+  }
+  ctx.SetName(node.output(), y);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterSemSegLowering(LoweringTable& table) {
   table["d2x::sem_seg_postprocess"] = &LowerSemSegPostprocess;
+  table["aten::group_norm"] = &LowerGroupNorm;
 }
 
 }  // namespace d2x::onnx_format
