@@ -4,7 +4,7 @@
 // run through the Caffe2 runner: equal to the eager model and to detectron2's fixtures within the
 // fixture tolerances (../shared/fixtures/README.md), on batches of 3 too. The artifact's files:
 // the pbtxt parses and equals model.pb, the SVG is well-formed XML naming every op, corrupt nets
-// give clear errors.
+// give clear errors. Keypoint R-CNN's heatmap upsampling is exact (PadImage + ConvTranspose).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -206,6 +206,10 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
     EXPECT_EQ(nets->predict_net.external_output(1), "score_nms");
     EXPECT_EQ(nets->predict_net.external_output(2), "class_nms");
     if (arch() == "mask_rcnn") EXPECT_EQ(nets->predict_net.external_output(3), "mask_fcn_probs");
+    if (arch() == "keypoint_rcnn") {
+      EXPECT_EQ(nets->predict_net.external_output(3), "kps_score");
+      EXPECT_GT(types["PadImage"], 0);  // the heatmaps' exact bilinear upsampling
+    }
   } else {
     EXPECT_EQ(nets->predict_net.external_output(0), "box_cls_0");
   }
@@ -273,17 +277,25 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Caffe2ExportTest,
-                         ::testing::Values("faster_rcnn", "mask_rcnn", "retinanet"));
+                         ::testing::Values("faster_rcnn", "mask_rcnn", "keypoint_rcnn",
+                                           "retinanet"));
 
-TEST(Caffe2ExportErrorsTest, KeypointRcnnIsRefusedClearly) {
-  exporting::ExportSession& session = Session("keypoint_rcnn");
+// What GenerateProposals cannot express is refused with an error naming the config key, and
+// nothing is written.
+TEST(Caffe2ExportErrorsTest, RpnWeightsOtherThanOneAreRefusedClearly) {
+  absl::StatusOr<exporting::ExportInputs> inputs = FixtureExportInputs("faster_rcnn");
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  inputs->model.opts = {"MODEL.RPN.BBOX_REG_WEIGHTS", "(2.0, 2.0, 1.0, 1.0)"};
+  auto session = exporting::ExportSession::Create(TestRegistry(), *inputs);
+  ASSERT_TRUE(session.ok()) << session.status();
   exporting::ExportTarget target;
   target.format = kFormatName;
-  target.output_dir = TempDir("caffe2_keypoint") + "/artifact";
-  absl::StatusOr<exporting::ExportOutcome> outcome = session.Export(target);
+  target.output_dir = TempDir("caffe2_rpn_weights") + "/artifact";
+  absl::StatusOr<exporting::ExportOutcome> outcome = (*session)->Export(target);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_FALSE(outcome->status.ok());
-  EXPECT_NE(std::string(outcome->status.message()).find("keypoint"), std::string::npos)
+  EXPECT_NE(std::string(outcome->status.message()).find("MODEL.RPN.BBOX_REG_WEIGHTS"),
+            std::string::npos)
       << outcome->status;
   EXPECT_FALSE(fs::exists(target.output_dir));
 }

@@ -80,11 +80,6 @@ absl::StatusOr<std::unique_ptr<RcnnCaffe2Graph>> RcnnCaffe2Graph::Create(General
         "caffe2 flavor: MODEL.ANCHOR_GENERATOR.OFFSET must be 0 (GenerateProposals places "
         "anchors at multiples of the stride)");
   }
-  if (heads.keypoint_on) {
-    return absl::UnimplementedError(
-        "caffe2 flavor: keypoint heads are not supported yet (the keypoint head's bilinear "
-        "upsampling has no exact Caffe2 operator)");
-  }
   const FastRcnnOutputLayers& predictor = model.roi_heads().box_predictor();
   if (predictor.options().use_sigmoid_ce) {
     return absl::UnimplementedError(
@@ -115,6 +110,14 @@ absl::StatusOr<std::unique_ptr<RcnnCaffe2Graph>> RcnnCaffe2Graph::Create(General
     g->mask_pooler_ = std::make_unique<Caffe2PoolerSpec>(*mask);
     g->net_outputs_.push_back(c2ops::kMaskFcnProbsBlob);
     g->fields_.push_back("pred_masks");
+  }
+  if (heads.keypoint_on) {
+    auto kp = MakeSpec(o.keypoint_pooler, scales, "MODEL.ROI_KEYPOINT_HEAD");
+    if (!kp.ok()) return kp.status();
+    g->keypoint_pooler_ = std::make_unique<Caffe2PoolerSpec>(*kp);
+    g->net_outputs_.push_back(c2ops::kKpsScoreBlob);
+    g->fields_.push_back("pred_keypoints");
+    g->fields_.push_back("pred_keypoint_heatmaps");
   }
   g->net_outputs_.push_back(c2ops::kBatchSplitsNmsBlob);
   std::sort(g->fields_.begin(), g->fields_.end());
@@ -209,14 +212,22 @@ RcnnCaffe2Graph::Outputs RcnnCaffe2Graph::Run(const at::Tensor& data, const at::
   net[c2ops::kScoreNmsBlob] = c2ops::AliasWithName(score_nms, c2ops::kScoreNmsBlob);
   net[c2ops::kClassNmsBlob] = c2ops::AliasWithName(class_nms, c2ops::kClassNmsBlob);
 
-  if (mask_pooler_) {
+  if (mask_pooler_ || keypoint_pooler_) {
     // The detections as ROIPooler boxes: (image index, x1, y1, x2, y2).
     const at::Tensor ids = c2ops::LengthsToSegmentIds(batch_splits_nms.to(at::kInt));
     const at::Tensor rois =
         at::cat({ids.to(at::kFloat).unsqueeze(1), net[c2ops::kBboxNmsBlob]}, 1);
-    const at::Tensor logits = heads.mask_head().Forward(Pool(*mask_pooler_, in, rois));
-    net[c2ops::kMaskFcnProbsBlob] =
-        c2ops::AliasWithName(logits.sigmoid(), c2ops::kMaskFcnProbsBlob);
+    if (mask_pooler_) {
+      const at::Tensor logits = heads.mask_head().Forward(Pool(*mask_pooler_, in, rois));
+      net[c2ops::kMaskFcnProbsBlob] =
+          c2ops::AliasWithName(logits.sigmoid(), c2ops::kMaskFcnProbsBlob);
+    }
+    if (keypoint_pooler_) {
+      // Raw heatmaps (MODEL.ROI_KEYPOINT_HEAD's default, no HeatmapMaxKeypoint in the net).
+      const at::Tensor heatmaps =
+          heads.keypoint_head().Forward(Pool(*keypoint_pooler_, in, rois));
+      net[c2ops::kKpsScoreBlob] = c2ops::AliasWithName(heatmaps, c2ops::kKpsScoreBlob);
+    }
   }
   net[c2ops::kBatchSplitsNmsBlob] =
       c2ops::AliasWithName(batch_splits_nms, c2ops::kBatchSplitsNmsBlob);

@@ -100,6 +100,91 @@ absl::Status ConvertC2Op(Node* node, const std::string& caffe2_type, MappingCont
   return absl::OkStatus();
 }
 
+// The channel count of a value produced by a convolution with a constant weight.
+c10::optional<int64_t> ConvOutputChannels(Value* v) {
+  Node* p = v->node();
+  const std::string k = p->kind().toQualString();
+  bool transposed = k == "aten::conv_transpose2d";
+  int64_t groups = 1;
+  if (k == "aten::_convolution") {
+    c10::optional<c10::IValue> t = torch::jit::toIValue(p->input(6));
+    c10::optional<c10::IValue> g = torch::jit::toIValue(p->input(8));
+    if (!t || !g) return c10::nullopt;
+    transposed = t->toBool();
+    groups = g->toInt();
+  } else if (k == "aten::conv_transpose2d") {
+    c10::optional<c10::IValue> g = torch::jit::toIValue(p->input(6));
+    if (!g) return c10::nullopt;
+    groups = g->toInt();
+  } else if (k != "aten::conv2d") {
+    return c10::nullopt;
+  }
+  c10::optional<c10::IValue> w = torch::jit::toIValue(p->input(1));
+  if (!w || !w->isTensor() || w->toTensor().dim() != 4) return c10::nullopt;
+  return transposed ? w->toTensor().size(1) * groups : w->toTensor().size(0);
+}
+
+// interpolate(scale_factor=2, mode="bilinear", align_corners=False), exactly: edge padding by one
+// (PadImage mode "edge") and a depthwise ConvTranspose with the bilinear kernel
+// (0.25, 0.75, 0.75, 0.25)^2, stride 2, pads 3. (detectron2's BilinearInterpolation is the same
+// ConvTranspose on zero padding, which is off at the borders.)
+absl::Status ConvertBilinearUpsample(Node* node, MappingContext& ctx) {
+  // (input, output_size?, align_corners, scale_factors?)
+  if (node->inputs().size() != 4) {
+    return absl::UnimplementedError("aten::upsample_bilinear2d: only the scale_factors overload");
+  }
+  c10::optional<c10::IValue> align = torch::jit::toIValue(node->input(2));
+  c10::optional<c10::IValue> scales = ConstantOf(node->input(3));
+  const bool no_size = node->input(1)->type()->kind() == c10::TypeKind::NoneType;
+  if (!align || align->toBool() || !scales || !scales->isDoubleList() || !no_size ||
+      scales->toDoubleVector() != std::vector<double>{2.0, 2.0}) {
+    return absl::UnimplementedError(
+        "aten::upsample_bilinear2d: only scale_factor 2 with align_corners=False has a Caffe2 "
+        "mapping");
+  }
+  c10::optional<int64_t> channels = ConvOutputChannels(node->input(0));
+  if (!channels) {
+    return absl::UnimplementedError(
+        "aten::upsample_bilinear2d: the channel count is unknown (the input must come from a "
+        "convolution with a constant weight)");
+  }
+  auto x = ctx.blob(node->input(0));
+  if (!x.ok()) return x.status();
+  const at::Tensor axis = at::tensor({0.25f, 0.75f, 0.75f, 0.25f});
+  const at::Tensor kernel =
+      (axis.view({4, 1}) * axis.view({1, 4})).view({1, 1, 4, 4}).repeat({*channels, 1, 1, 1});
+  auto weight = ctx.constant("bilinear_x2_kernel", kernel);
+  if (!weight.ok()) return weight.status();
+  OperatorDef* pad = ctx.net->add_op();
+  pad->set_type("PadImage");
+  pad->add_input(*x);
+  const std::string padded = ctx.fresh_name(*x + "_edge_padded");
+  pad->add_output(padded);
+  Argument* pad_sizes = AddArg(pad, "pads");
+  for (int i = 0; i < 4; ++i) pad_sizes->add_ints(1);
+  AddArg(pad, "mode")->set_s("edge");
+  AddArg(pad, "order")->set_s("NCHW");
+  OperatorDef* op = ctx.net->add_op();
+  op->set_type("ConvTranspose");
+  op->add_input(padded);
+  op->add_input(*weight);
+  op->add_output(ctx.out_name(node->output(), ""));
+  Argument* kernels = AddArg(op, "kernels");
+  kernels->add_ints(4);
+  kernels->add_ints(4);
+  Argument* strides = AddArg(op, "strides");
+  strides->add_ints(2);
+  strides->add_ints(2);
+  Argument* pads = AddArg(op, "pads");
+  for (int i = 0; i < 4; ++i) pads->add_ints(3);
+  Argument* adjs = AddArg(op, "adjs");
+  adjs->add_ints(0);
+  adjs->add_ints(0);
+  AddArg(op, "group")->set_i(*channels);
+  AddArg(op, "order")->set_s("NCHW");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> Caffe2DataType(c10::ScalarType type) {
@@ -187,6 +272,10 @@ absl::Status ConvertCaffe2FlavorNode(Node* node, MappingContext& ctx, bool* hand
     AddArg(op, "epsilon")->set_f(static_cast<float>(eps->toDouble()));
     AddArg(op, "order")->set_s("NCHW");
     return absl::OkStatus();
+  }
+  if (k == "aten::upsample_bilinear2d") {
+    *handled = true;
+    return ConvertBilinearUpsample(node, ctx);
   }
   if (k == "aten::unsqueeze") {
     *handled = true;

@@ -4,6 +4,8 @@
 #ifndef D2X_PLUGINS_FORMAT_CAFFE2_C2_OP_MAPPING_H_
 #define D2X_PLUGINS_FORMAT_CAFFE2_C2_OP_MAPPING_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,8 +32,11 @@ struct MappingContext {
   // Output blob name of a value (`preferred` names it unless the value is named already or
   // the name is taken).
   std::function<std::string(torch::jit::Value*, const std::string& preferred)> out_name;
+  std::function<std::string(const std::string& preferred)> fresh_name;  // an unused blob name
   std::function<int64_t(torch::jit::Value*)> rank;  // -1 when unknown
   d2x::caffe2::NetDef* net = nullptr;
+  // Adds a constant blob (init_net fill op + external input) and returns its name.
+  std::function<absl::StatusOr<std::string>(const std::string& hint, const at::Tensor&)> constant;
 };
 
 // Converts `node` when it is one of the nodes above (*handled = true); otherwise leaves the net

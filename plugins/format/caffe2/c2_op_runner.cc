@@ -135,6 +135,25 @@ absl::StatusOr<std::vector<at::Tensor>> RunCaffe2FlavorOp(const OperatorDef& op,
                                                   inputs[4], /*training=*/false, 0.1, epsilon,
                                                   /*cudnn_enabled=*/true)};
   }
+  if (type == "PadImage") {
+    if (auto s = one(1); !s.ok()) return s;
+    const Argument* mode = FindArg(op, "mode");
+    const Argument* order = FindArg(op, "order");
+    const Argument* pads = FindArg(op, "pads");
+    if ((order != nullptr && order->s() != "NCHW") || pads == nullptr || pads->ints_size() != 4) {
+      return absl::UnimplementedError("PadImage: only order NCHW with pads [t, l, b, r]");
+    }
+    const std::vector<int64_t> p = {pads->ints(1), pads->ints(3), pads->ints(0), pads->ints(2)};
+    const std::string m = mode == nullptr ? "constant" : mode->s();
+    if (m == "edge") return std::vector<at::Tensor>{at::replication_pad2d(inputs[0], p)};
+    if (m == "reflect") return std::vector<at::Tensor>{at::reflection_pad2d(inputs[0], p)};
+    if (m == "constant") {
+      const Argument* value = FindArg(op, "value");
+      return std::vector<at::Tensor>{
+          at::constant_pad_nd(inputs[0], p, value != nullptr ? value->f() : 0.0)};
+    }
+    return absl::UnimplementedError(absl::StrCat("PadImage: unknown mode ", m));
+  }
   if (type == "Cast") {
     if (auto s = one(1); !s.ok()) return s;
     const Argument* to = FindArg(op, "to");

@@ -659,6 +659,22 @@ class Converter {
       auto r = Rank(v);
       return r ? *r : -1;
     };
+    context.fresh_name = [this](const std::string& preferred) {
+      std::string name = preferred;
+      for (int k = 1; used_.count(name); ++k) name = absl::StrCat(preferred, "_", k);
+      used_.insert(name);
+      return name;
+    };
+    context.constant = [this](const std::string& hint,
+                              const at::Tensor& t) -> absl::StatusOr<std::string> {
+      (void)hint;
+      std::string name = absl::StrCat("_d2x_const_", const_count_++);
+      auto fill = MakeFillOp(name, t);
+      if (!fill.ok()) return fill.status();
+      *nets_.init_net.add_op() = *std::move(fill);
+      nets_.predict_net.add_external_input(name);
+      return name;
+    };
     context.net = &nets_.predict_net;
     bool handled = false;
     absl::Status mapped = ConvertCaffe2FlavorNode(node, context, &handled);
