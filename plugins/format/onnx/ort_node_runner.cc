@@ -86,9 +86,15 @@ struct TempDir {
   }
 };
 
+// In /dev/shm (memory) when available: the tensors (e.g. 87 MB of pasted masks) never hit a disk.
 absl::StatusOr<fs::path> MakeTempDir() {
-  char tmpl[] = "/tmp/d2x_ort_XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("ort: mkdtemp failed");
+  std::error_code ec;
+  const std::string base = fs::is_directory("/dev/shm", ec) ? "/dev/shm" : "/tmp";
+  std::string tmpl = base + "/d2x_ort_XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    tmpl = "/tmp/d2x_ort_XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("ort: mkdtemp failed");
+  }
   return fs::path(tmpl);
 }
 
