@@ -50,19 +50,26 @@ inline std::map<std::string, at::Tensor> RcnnNetOutputsToFields(
     const std::map<std::string, at::Tensor>& net, const at::Tensor& image_sizes,
     const at::Tensor& output_sizes, double mask_threshold, const at::Tensor& keypoint_columns) {
   std::map<std::string, at::Tensor> fields;
-  const at::Tensor& boxes = net.at(kBboxNmsBlob);
-  const at::Tensor batch_index =
+  // BoxWithNMSLimit writes each image's detections class by class; detectron2's eager inference
+  // returns them by decreasing score. Sort (stably) per image, so instance indices (e.g. the
+  // instance ids of panoptic segments) are the eager ones.
+  const at::Tensor unsorted_index =
       LengthsToSegmentIds(net.at(kBatchSplitsNmsBlob).to(at::kInt)).to(at::kLong);
-  const at::Tensor classes = net.at(kClassNmsBlob).to(at::kLong);
+  const at::Tensor key =
+      unsorted_index.to(at::kDouble) * 4.0 - net.at(kScoreNmsBlob).to(at::kDouble);
+  const at::Tensor order = std::get<1>(at::sort(key, /*stable=*/true, 0, /*descending=*/false));
+  const at::Tensor boxes = net.at(kBboxNmsBlob).index_select(0, order);
+  const at::Tensor batch_index = unsorted_index.index_select(0, order);
+  const at::Tensor classes = net.at(kClassNmsBlob).index_select(0, order).to(at::kLong);
   auto [out_boxes, scales, keep, num_instances] =
       ops::DetectorPostprocess(boxes, batch_index, image_sizes, output_sizes);
   fields["pred_boxes"] = out_boxes.index_select(0, keep);
-  fields["scores"] = net.at(kScoreNmsBlob).index_select(0, keep);
+  fields["scores"] = net.at(kScoreNmsBlob).index_select(0, order).index_select(0, keep);
   fields["pred_classes"] = classes.index_select(0, keep);
   fields["batch_index"] = batch_index.index_select(0, keep);
   fields["num_instances"] = num_instances;
   if (auto it = net.find(kMaskFcnProbsBlob); it != net.end()) {
-    const at::Tensor& probs = it->second;  // [D, C, M, M]
+    const at::Tensor probs = it->second.index_select(0, order);  // [D, C, M, M]
     at::Tensor selected;
     if (probs.size(1) == 1) {
       selected = probs.select(1, 0);
@@ -75,7 +82,7 @@ inline std::map<std::string, at::Tensor> RcnnNetOutputsToFields(
                                            fields["batch_index"], output_sizes, mask_threshold);
   }
   if (auto it = net.find(kKpsScoreBlob); it != net.end()) {
-    const at::Tensor& heatmaps = it->second;
+    const at::Tensor heatmaps = it->second.index_select(0, order);
     const at::Tensor keypoints = ops::HeatmapsToKeypoints(heatmaps, boxes)
                                      .index_select(2, keypoint_columns)
                                      .index_select(0, keep);
@@ -83,6 +90,28 @@ inline std::map<std::string, at::Tensor> RcnnNetOutputsToFields(
     fields["pred_keypoints"] = at::cat({xy, keypoints.slice(2, 2, 3)}, 2);
     fields["pred_keypoint_heatmaps"] = heatmaps.index_select(0, keep);
   }
+  return fields;
+}
+
+// PanopticFPN: the R-CNN fields plus sem_seg (logits at the output size), panoptic_seg,
+// segments_info, segments_score and num_segments (core/export/detector_io.h) from the net's
+// sem_seg output, as PanopticFPN's post-processing.
+inline std::map<std::string, at::Tensor> PanopticNetOutputsToFields(
+    const std::map<std::string, at::Tensor>& net, const at::Tensor& image_sizes,
+    const at::Tensor& output_sizes, double mask_threshold, const at::Tensor& keypoint_columns,
+    double overlap_threshold, double stuff_area_thresh, double instances_score_thresh) {
+  std::map<std::string, at::Tensor> fields =
+      RcnnNetOutputsToFields(net, image_sizes, output_sizes, mask_threshold, keypoint_columns);
+  const at::Tensor sem_seg = ops::SemSegPostprocess(net.at(kSemSegBlob), image_sizes, output_sizes);
+  auto [panoptic_seg, segments_info, segments_score, num_segments] = ops::PanopticCombine(
+      fields.at("scores"), fields.at("pred_classes"), fields.at("pred_masks"),
+      fields.at("batch_index"), sem_seg, output_sizes, overlap_threshold, stuff_area_thresh,
+      instances_score_thresh);
+  fields["sem_seg"] = sem_seg;
+  fields["panoptic_seg"] = panoptic_seg;
+  fields["segments_info"] = segments_info;
+  fields["segments_score"] = segments_score;
+  fields["num_segments"] = num_segments;
   return fields;
 }
 

@@ -24,6 +24,8 @@
 #include "core/plugin/registry.h"
 #include "core/testing/fixtures.h"
 #include "core/verify/compare.h"
+#include "plugins/arch/panoptic_fpn/caffe2_rewriter.h"
+#include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
 #include "plugins/arch/rcnn/caffe2_rewriter.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
 #include "plugins/arch/retinanet/caffe2_rewriter.h"
@@ -43,6 +45,10 @@ const plugin::Registry& TestRegistry() {
     staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
     staged.AddRewriter("GeneralizedRCNN",
                        [] { return std::make_unique<rcnn::RcnnRewriterWithCaffe2>(); });
+    staged.AddModelBuilder("PanopticFPN", &panoptic_fpn::BuildPanopticFpn);
+    staged.AddRewriter("PanopticFPN", [] {
+      return std::make_unique<panoptic_fpn::PanopticFpnRewriterWithCaffe2>();
+    });
     staged.AddModelBuilder("RetinaNet", &retinanet::BuildRetinaNet);
     staged.AddRewriter("RetinaNet",
                        [] { return std::make_unique<retinanet::RetinaNetRewriterWithCaffe2>(); });
@@ -206,6 +212,7 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
     EXPECT_EQ(nets->predict_net.external_output(1), "score_nms");
     EXPECT_EQ(nets->predict_net.external_output(2), "class_nms");
     if (arch() == "mask_rcnn") EXPECT_EQ(nets->predict_net.external_output(3), "mask_fcn_probs");
+    if (arch() == "panoptic_fpn") EXPECT_EQ(nets->predict_net.external_output(5), "sem_seg");
     if (arch() == "keypoint_rcnn") {
       EXPECT_EQ(nets->predict_net.external_output(3), "kps_score");
       EXPECT_GT(types["PadImage"], 0);  // the heatmaps' exact bilinear upsampling
@@ -278,7 +285,7 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
 
 INSTANTIATE_TEST_SUITE_P(All, Caffe2ExportTest,
                          ::testing::Values("faster_rcnn", "mask_rcnn", "keypoint_rcnn",
-                                           "retinanet"));
+                                           "retinanet", "panoptic_fpn"));
 
 // What GenerateProposals cannot express is refused with an error naming the config key, and
 // nothing is written.

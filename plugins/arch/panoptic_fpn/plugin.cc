@@ -2,6 +2,7 @@
 #include "absl/status/status.h"
 #include "core/plugin/plugin_api.h"
 #include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
+#include "plugins/arch/panoptic_fpn/caffe2_rewriter.h"
 #include "plugins/arch/panoptic_fpn/rewriter.h"
 
 namespace d2x::panoptic_fpn {
@@ -9,7 +10,8 @@ namespace {
 
 absl::Status RegisterPanopticFpn(plugin::Registrar& registrar) {
   registrar.AddModelBuilder("PanopticFPN", &BuildPanopticFpn);
-  registrar.AddRewriter("PanopticFPN", [] { return std::make_unique<PanopticFpnRewriter>(); });
+  registrar.AddRewriter("PanopticFPN",
+                        [] { return std::make_unique<PanopticFpnRewriterWithCaffe2>(); });
   return absl::OkStatus();
 }
 

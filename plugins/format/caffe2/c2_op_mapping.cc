@@ -4,6 +4,7 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 
+#include <cmath>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -100,10 +101,19 @@ absl::Status ConvertC2Op(Node* node, const std::string& caffe2_type, MappingCont
   return absl::OkStatus();
 }
 
-// The channel count of a value produced by a convolution with a constant weight.
+// The channel count of a value produced by a convolution with a constant weight, possibly
+// followed by channel-preserving ops (activations, normalizations).
 c10::optional<int64_t> ConvOutputChannels(Value* v) {
   Node* p = v->node();
-  const std::string k = p->kind().toQualString();
+  std::string k = p->kind().toQualString();
+  for (int depth = 0; depth < 8; ++depth) {
+    if (k != "aten::relu" && k != "aten::relu_" && k != "aten::group_norm" &&
+        k != "aten::batch_norm" && k != "aten::sigmoid") {
+      break;
+    }
+    p = p->input(0)->node();
+    k = p->kind().toQualString();
+  }
   bool transposed = k == "aten::conv_transpose2d";
   int64_t groups = 1;
   if (k == "aten::_convolution") {
@@ -124,10 +134,10 @@ c10::optional<int64_t> ConvOutputChannels(Value* v) {
   return transposed ? w->toTensor().size(1) * groups : w->toTensor().size(0);
 }
 
-// interpolate(scale_factor=2, mode="bilinear", align_corners=False), exactly: edge padding by one
-// (PadImage mode "edge") and a depthwise ConvTranspose with the bilinear kernel
-// (0.25, 0.75, 0.75, 0.25)^2, stride 2, pads 3. (detectron2's BilinearInterpolation is the same
-// ConvTranspose on zero padding, which is off at the borders.)
+// interpolate(scale_factor=s, mode="bilinear", align_corners=False) for even s, exactly: edge
+// padding by one (PadImage mode "edge") and a depthwise ConvTranspose with the bilinear kernel of
+// size 2s (s = 2: (0.25, 0.75, 0.75, 0.25)^2), stride s, pads 3s/2. (detectron2's
+// BilinearInterpolation is the same ConvTranspose on zero padding, which is off at the borders.)
 absl::Status ConvertBilinearUpsample(Node* node, MappingContext& ctx) {
   // (input, output_size?, align_corners, scale_factors?)
   if (node->inputs().size() != 4) {
@@ -136,11 +146,14 @@ absl::Status ConvertBilinearUpsample(Node* node, MappingContext& ctx) {
   c10::optional<c10::IValue> align = torch::jit::toIValue(node->input(2));
   c10::optional<c10::IValue> scales = ConstantOf(node->input(3));
   const bool no_size = node->input(1)->type()->kind() == c10::TypeKind::NoneType;
-  if (!align || align->toBool() || !scales || !scales->isDoubleList() || !no_size ||
-      scales->toDoubleVector() != std::vector<double>{2.0, 2.0}) {
+  const std::vector<double> sv =
+      scales && scales->isDoubleList() ? scales->toDoubleVector() : std::vector<double>{};
+  const int64_t s = sv.size() == 2 && sv[0] == sv[1] ? static_cast<int64_t>(sv[0]) : 0;
+  if (!align || align->toBool() || !no_size || s < 2 || s % 2 != 0 ||
+      static_cast<double>(s) != sv[0]) {
     return absl::UnimplementedError(
-        "aten::upsample_bilinear2d: only scale_factor 2 with align_corners=False has a Caffe2 "
-        "mapping");
+        "aten::upsample_bilinear2d: only even integer scale factors with align_corners=False "
+        "have a Caffe2 mapping");
   }
   c10::optional<int64_t> channels = ConvOutputChannels(node->input(0));
   if (!channels) {
@@ -150,9 +163,15 @@ absl::Status ConvertBilinearUpsample(Node* node, MappingContext& ctx) {
   }
   auto x = ctx.blob(node->input(0));
   if (!x.ok()) return x.status();
-  const at::Tensor axis = at::tensor({0.25f, 0.75f, 0.75f, 0.25f});
-  const at::Tensor kernel =
-      (axis.view({4, 1}) * axis.view({1, 4})).view({1, 1, 4, 4}).repeat({*channels, 1, 1, 1});
+  // The bilinear filter of size 2s: 1 - |i - (s - 0.5)| / s.
+  std::vector<float> taps(2 * s);
+  for (int64_t i = 0; i < 2 * s; ++i) {
+    taps[i] = static_cast<float>(1.0 - std::abs(static_cast<double>(i) - (s - 0.5)) / s);
+  }
+  const at::Tensor axis = at::tensor(taps, at::kFloat);
+  const at::Tensor kernel = (axis.view({2 * s, 1}) * axis.view({1, 2 * s}))
+                                .view({1, 1, 2 * s, 2 * s})
+                                .repeat({*channels, 1, 1, 1});
   auto weight = ctx.constant("bilinear_x2_kernel", kernel);
   if (!weight.ok()) return weight.status();
   OperatorDef* pad = ctx.net->add_op();
@@ -170,13 +189,13 @@ absl::Status ConvertBilinearUpsample(Node* node, MappingContext& ctx) {
   op->add_input(*weight);
   op->add_output(ctx.out_name(node->output(), ""));
   Argument* kernels = AddArg(op, "kernels");
-  kernels->add_ints(4);
-  kernels->add_ints(4);
+  kernels->add_ints(2 * s);
+  kernels->add_ints(2 * s);
   Argument* strides = AddArg(op, "strides");
-  strides->add_ints(2);
-  strides->add_ints(2);
-  Argument* pads = AddArg(op, "pads");
-  for (int i = 0; i < 4; ++i) pads->add_ints(3);
+  strides->add_ints(s);
+  strides->add_ints(s);
+  Argument* pads = AddArg(op, "pads");  // output size (H + 1) s - 3s + 2s = H s
+  for (int i = 0; i < 4; ++i) pads->add_ints(3 * s / 2);
   Argument* adjs = AddArg(op, "adjs");
   adjs->add_ints(0);
   adjs->add_ints(0);
@@ -276,6 +295,33 @@ absl::Status ConvertCaffe2FlavorNode(Node* node, MappingContext& ctx, bool* hand
   if (k == "aten::upsample_bilinear2d") {
     *handled = true;
     return ConvertBilinearUpsample(node, ctx);
+  }
+  if (k == "aten::group_norm") {
+    // (input, num_groups, weight, bias, eps, cudnn_enabled) -> Caffe2 GroupNorm (X, gamma, beta)
+    *handled = true;
+    c10::optional<c10::IValue> groups = torch::jit::toIValue(node->input(1));
+    c10::optional<c10::IValue> eps = torch::jit::toIValue(node->input(4));
+    if (!groups || !groups->isInt() || !eps || !eps->isDouble()) {
+      return absl::UnimplementedError("aten::group_norm: num_groups and eps must be constants");
+    }
+    OperatorDef* op = ctx.net->add_op();
+    op->set_type("GroupNorm");
+    for (int i : {0, 2, 3}) {
+      if (node->input(i)->type()->kind() == c10::TypeKind::NoneType) {
+        return absl::UnimplementedError("aten::group_norm without weight or bias");
+      }
+      auto b = ctx.blob(node->input(i));
+      if (!b.ok()) return b.status();
+      op->add_input(*b);
+    }
+    const std::string out = ctx.out_name(node->output(), "");
+    op->add_output(out);
+    op->add_output(ctx.fresh_name(out + "_mean"));
+    op->add_output(ctx.fresh_name(out + "_inv_std"));
+    AddArg(op, "group")->set_i(groups->toInt());
+    AddArg(op, "epsilon")->set_f(static_cast<float>(eps->toDouble()));
+    AddArg(op, "order")->set_s("NCHW");
+    return absl::OkStatus();
   }
   if (k == "aten::unsqueeze") {
     *handled = true;

@@ -135,6 +135,30 @@ absl::StatusOr<std::vector<at::Tensor>> RunCaffe2FlavorOp(const OperatorDef& op,
                                                   inputs[4], /*training=*/false, 0.1, epsilon,
                                                   /*cudnn_enabled=*/true)};
   }
+  if (type == "GroupNorm") {
+    if (inputs.size() != 3 || op.output_size() < 1) {
+      return absl::InvalidArgumentError("GroupNorm takes 3 inputs (X, gamma, beta)");
+    }
+    const Argument* group = FindArg(op, "group");
+    const Argument* eps = FindArg(op, "epsilon");
+    const Argument* order = FindArg(op, "order");
+    if (group == nullptr || (order != nullptr && order->s() != "NCHW")) {
+      return absl::InvalidArgumentError("GroupNorm: needs argument group (order NCHW)");
+    }
+    const at::Tensor y = at::group_norm(inputs[0], group->i(), inputs[1], inputs[2],
+                                        eps != nullptr && eps->has_f() ? eps->f() : 1e-5, true);
+    std::vector<at::Tensor> outs = {y};
+    // mean and inv_std outputs, per (N, group).
+    if (op.output_size() == 3) {
+      const at::Tensor grouped =
+          inputs[0].reshape({inputs[0].size(0), group->i(), -1});
+      const at::Tensor mean = grouped.mean(-1);
+      const at::Tensor var = grouped.var(-1, /*unbiased=*/false);
+      outs.push_back(mean);
+      outs.push_back(at::rsqrt(var + (eps != nullptr && eps->has_f() ? eps->f() : 1e-5)));
+    }
+    return outs;
+  }
   if (type == "PadImage") {
     if (auto s = one(1); !s.ok()) return s;
     const Argument* mode = FindArg(op, "mode");

@@ -158,6 +158,16 @@ class Caffe2Session : public Session {
                                            keypoint_columns_);
     }
     if (arch == "RetinaNet") return RetinaNetFields(net, image_sizes, output_sizes);
+    if (arch == "PanopticFPN") {
+      const std::string p = "panoptic_combine.";
+      if (NetArg(executor_.nets().predict_net, p + "overlap_threshold") == nullptr) {
+        return absl::DataLossError("caffe2: PanopticFPN net without panoptic_combine.* args");
+      }
+      return c2ops::PanopticNetOutputsToFields(
+          net, image_sizes, output_sizes, FloatArg("paste_masks.threshold", 0.5),
+          keypoint_columns_, FloatArg(p + "overlap_threshold", 0.0),
+          FloatArg(p + "stuff_area_thresh", 0.0), FloatArg(p + "instances_score_thresh", 0.0));
+    }
     return absl::UnimplementedError(
         "caffe2: the net's outputs match no supported architecture (bbox_nms / box_cls_0)");
   }

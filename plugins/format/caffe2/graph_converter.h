@@ -18,8 +18,9 @@
 //   aten::to (dtype)                  -> Cast (to = TensorProto.DataType)
 //   aten::unsqueeze                   -> ExpandDims (dims)
 //   aten::batch_norm (inference)      -> SpatialBN (is_test, epsilon): FrozenBN, bit-exact
-//   aten::upsample_bilinear2d (x2, align_corners=False) -> PadImage (edge) + depthwise
-//                                        ConvTranspose with the bilinear kernel (exact)
+//   aten::upsample_bilinear2d (even integer scale, align_corners=False) -> PadImage (edge) +
+//                                        depthwise ConvTranspose with the bilinear kernel (exact)
+//   aten::group_norm                  -> GroupNorm (group, epsilon; outputs Y, mean, inv_std)
 //   d2x::c2_* (core/caffe2_ops)       -> the Caffe2 op of the same schema (GenerateProposals,
 //                                        CollectRpnProposals, DistributeFpnProposals,
 //                                        BatchPermutation, BBoxTransform, BoxWithNMSLimit,
