@@ -57,6 +57,14 @@ expect 1 "has no method 'freezing'" "${d2x}" export --output bad --format torchs
 [[ -e bad ]] && fail "a failed export left bad/"
 expect 1 "--sample_image IMG is required" "${d2x}" export --output bad2 --config "${model}/config.yaml"
 expect 1 "no plugin provides the export format 'onnx'" "${d2x}" export --output bad3 --format onnx
+# Format options go to their format, which rejects keys it does not know.
+expect 1 "unknown option 'opset'" "${d2x}" export --output bad4 --format torchscript \
+  --method tracing --format_options torchscript.opset=16
+expect 1 "is not FORMAT.KEY=VALUE" "${d2x}" export --output bad5 --format torchscript \
+  --format_options opset=16
+expect 1 "names format 'onnx', which is not exported" "${d2x}" export --output bad6 \
+  --format torchscript --format_options onnx.opset=16
+[[ -e bad4 || -e bad5 || -e bad6 ]] && fail "a failed export left a directory behind"
 
 # run: the artifact gives the eager model's results.json, byte for byte.
 img="${model}/input_256x320.png"

@@ -3,8 +3,10 @@
 // prints the summary table).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "core/export/export_pipeline.h"
 #include "core/exporter.h"
 #include "glog/logging.h"
@@ -31,6 +35,9 @@ ABSL_FLAG(std::string, sample_image, "",
 ABSL_FLAG(std::string, second_image, "",
           "Another image for the verification checks. Default: the sample cropped to a size that is "
           "not a multiple of 32.");
+ABSL_FLAG(std::string, format_options, "",
+          "Format options as FORMAT.KEY=VALUE[,FORMAT.KEY=VALUE...], e.g. onnx.opset=16; each "
+          "format gets its own keys and rejects the ones it does not know.");
 ABSL_FLAG(bool, overwrite, false, "Replace an existing output directory.");
 ABSL_FLAG(bool, trace_check, false,
           "Also run the trace against the rewritten function on the second image and the batch "
@@ -82,8 +89,29 @@ std::vector<std::string> SummaryRow(const exporting::ExportOutcome& o) {
           o.installed ? o.output_dir : "(nothing written)"};
 }
 
+// --format_options, by format: "onnx.opset=16,x.y=z" -> {onnx: {opset: 16}, x: {y: z}}.
+absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>> FormatOptions(
+    const std::string& text) {
+  std::map<std::string, std::map<std::string, std::string>> options;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    const size_t dot = item.find('.');
+    const size_t eq = item.find('=');
+    if (dot == absl::string_view::npos || eq == absl::string_view::npos || dot == 0 ||
+        eq < dot + 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--format_options: '", item, "' is not FORMAT.KEY=VALUE (e.g. onnx.opset=16)"));
+    }
+    options[std::string(item.substr(0, dot))][std::string(item.substr(dot + 1, eq - dot - 1))] =
+        std::string(item.substr(eq + 1));
+  }
+  return options;
+}
+
 absl::StatusOr<std::vector<exporting::ExportTarget>> Targets(const plugin::Registry& registry,
                                                              const std::string& output) {
+  absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>> format_options =
+      FormatOptions(absl::GetFlag(FLAGS_format_options));
+  if (!format_options.ok()) return format_options.status();
   const std::string format = absl::GetFlag(FLAGS_format);
   const std::string method = absl::GetFlag(FLAGS_method);
   std::vector<std::string> formats;
@@ -95,6 +123,13 @@ absl::StatusOr<std::vector<exporting::ExportTarget>> Targets(const plugin::Regis
     }
   } else {
     formats = {format};
+  }
+  for (const auto& [f, unused] : *format_options) {
+    if (std::find(formats.begin(), formats.end(), f) == formats.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--format_options names format '", f, "', which is not exported (",
+                       absl::StrJoin(formats, ", "), ")"));
+    }
   }
   const bool many = format == "all" || method == "all";
   std::vector<exporting::ExportTarget> targets;
@@ -114,6 +149,7 @@ absl::StatusOr<std::vector<exporting::ExportTarget>> Targets(const plugin::Regis
       t.method = m;
       t.output_dir = many ? (fs::path(output) / (m.empty() ? f : absl::StrCat(f, "_", m))).string()
                           : output;
+      if (auto it = format_options->find(f); it != format_options->end()) t.options = it->second;
       t.overwrite = absl::GetFlag(FLAGS_overwrite);
       t.keep_failed = absl::GetFlag(FLAGS_keep_failed);
       targets.push_back(std::move(t));
