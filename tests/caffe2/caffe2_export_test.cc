@@ -235,6 +235,17 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
         parity::FixtureDetections(arch(), key), verify::FromInstances((*results)[0].instances));
     std::cout << arch() << " caffe2 " << key << " vs detectron2: " << report.Summary() << "\n";
     EXPECT_TRUE(report.ok) << report.Summary();
+    if (arch() == "panoptic_fpn") {
+      // detectron2's panoptic map, pixel by pixel (same segment ids).
+      const at::Tensor expected = parity::Fixture(arch(), key + ".panoptic_seg");
+      const at::Tensor& actual = (*results)[0].panoptic_seg;
+      ASSERT_EQ(actual.sizes(), expected.sizes());
+      const double agreement =
+          actual.to(at::kLong).eq(expected.to(at::kLong)).to(at::kDouble).mean().item<double>();
+      std::cout << "panoptic_fpn caffe2 " << key << " panoptic pixel agreement " << agreement
+                << "\n";
+      EXPECT_GE(agreement, 0.999);
+    }
   }
 
   // A batch of 3 (detectron2's Caffe2Model takes one image), one with a requested output size.
