@@ -32,6 +32,7 @@
 #include "plugins/arch/retinanet/retinanet.h"
 #include "plugins/format/caffe2/caffe2_format.h"
 #include "plugins/format/caffe2/net_io.h"
+#include "plugins/format/caffe2/onnx_caffe2.h"
 #include "tests/parity/parity_util.h"
 
 namespace d2x::caffe2_format {
@@ -54,6 +55,8 @@ const plugin::Registry& TestRegistry() {
                        [] { return std::make_unique<retinanet::RetinaNetRewriterWithCaffe2>(); });
     staged.AddExporter(kFormatName, [] { return std::make_unique<Caffe2Exporter>(); });
     staged.AddRunner(kFormatName, [] { return std::make_unique<Caffe2Runner>(); });
+    staged.AddExporter(kOnnxFormatName, [] { return std::make_unique<OnnxCaffe2Exporter>(); });
+    staged.AddRunner(kOnnxFormatName, [] { return std::make_unique<OnnxCaffe2Runner>(); });
     absl::Status status = r->Commit(staged, {"caffe2_export_test", "0", "<linked in>"});
     if (!status.ok()) {
       ADD_FAILURE() << status;
@@ -297,6 +300,67 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
 INSTANTIATE_TEST_SUITE_P(All, Caffe2ExportTest,
                          ::testing::Values("faster_rcnn", "mask_rcnn", "keypoint_rcnn",
                                            "retinanet", "panoptic_fpn"));
+
+// `onnx-caffe2`: the same nets as ONNX with the Caffe2 custom domain, verified the same way and
+// reloaded against detectron2's fixtures.
+TEST_P(Caffe2ExportTest, OnnxCaffe2ExportVerifyAndReload) {
+  exporting::ExportSession& session = Session(arch());
+  const std::string dir = TempDir("onnx_caffe2_" + arch()) + "/artifact";
+  exporting::ExportTarget target;
+  target.format = kOnnxFormatName;
+  target.output_dir = dir;
+  absl::StatusOr<exporting::ExportOutcome> outcome = session.Export(target);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  std::cout << outcome->Summary() << "\n";
+  ASSERT_TRUE(outcome->status.ok()) << outcome->status;
+  ASSERT_EQ(outcome->checks.size(), 3u);
+  for (const verify::BatchComparison& c : outcome->checks) EXPECT_TRUE(c.ok) << c.Summary();
+  onnx::ModelProto model;
+  {
+    std::ifstream in(fs::path(dir) / kOnnxModelFile, std::ios::binary);
+    ASSERT_TRUE(model.ParseFromIstream(&in));
+  }
+  std::map<std::string, int> standard, custom;
+  for (const onnx::NodeProto& node : model.graph().node()) {
+    ++(node.domain() == kCaffe2OnnxDomain ? custom : standard)[node.op_type()];
+  }
+  EXPECT_GT(standard["Conv"], 0);
+  EXPECT_EQ(custom["Conv"], 0);
+  if (arch() != "retinanet") {
+    for (const char* type : {"GenerateProposals", "CollectRpnProposals", "DistributeFpnProposals",
+                             "RoIAlign", "BatchPermutation", "BBoxTransform", "BoxWithNMSLimit"}) {
+      EXPECT_GT(custom[type], 0) << type;
+    }
+  }
+  // The nets round-trip: the same ops as the caffe2 format's.
+  absl::StatusOr<Caffe2Nets> nets = OnnxToNets(model);
+  ASSERT_TRUE(nets.ok()) << nets.status();
+  EXPECT_EQ(nets->predict_net.op_size(), model.graph().node_size());
+  absl::StatusOr<std::unique_ptr<exporting::LoadedArtifact>> artifact =
+      exporting::LoadedArtifact::Load(TestRegistry(), dir);
+  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  for (const std::string& key : parity::ImageKeys()) {
+    absl::StatusOr<std::vector<ImageResult>> results =
+        (*artifact)->Predict({FixtureInput(arch(), key)});
+    ASSERT_TRUE(results.ok()) << results.status();
+    verify::MatchReport report = verify::MatchDetections(
+        parity::FixtureDetections(arch(), key), verify::FromInstances((*results)[0].instances));
+    std::cout << arch() << " onnx-caffe2 " << key << " vs detectron2: " << report.Summary()
+              << "\n";
+    EXPECT_TRUE(report.ok) << report.Summary();
+  }
+  // A corrupt model.onnx: a clear error naming the file.
+  const std::string bad = TempDir("onnx_caffe2_bad_" + arch());
+  fs::copy(dir, bad, fs::copy_options::overwrite_existing | fs::copy_options::recursive);
+  {
+    std::ofstream out(fs::path(bad) / kOnnxModelFile, std::ios::binary | std::ios::trunc);
+    out << "\x0a\xff\xff\xff\x0fgarbage";
+  }
+  auto broken = exporting::LoadedArtifact::Load(TestRegistry(), bad);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(std::string(broken.status().message()).find(kOnnxModelFile), std::string::npos)
+      << broken.status();
+}
 
 // What GenerateProposals cannot express is refused with an error naming the config key, and
 // nothing is written.

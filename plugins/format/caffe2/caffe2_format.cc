@@ -4,6 +4,7 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <utility>
 
@@ -17,6 +18,7 @@
 #include "plugins/format/caffe2/net_executor.h"
 #include "plugins/format/caffe2/net_io.h"
 #include "plugins/format/caffe2/net_svg.h"
+#include "plugins/format/caffe2/onnx_caffe2.h"
 
 namespace d2x::caffe2_format {
 namespace fs = std::filesystem;
@@ -231,17 +233,26 @@ class Caffe2Session : public Session {
 
 }  // namespace
 
-absl::StatusOr<ArtifactInfo> Caffe2Exporter::Export(const ExportRequest& request) {
+namespace {
+
+struct CheckedNets {
+  Caffe2Nets nets;
+  std::map<std::string, at::Tensor> blobs;  // after a run on the sample
+};
+
+// The trace -> nets conversion shared by both formats, with detectron2's pb args, run once on
+// the sample (a check, and the shapes for the drawing).
+absl::StatusOr<CheckedNets> ConvertAndCheck(const ExportRequest& request, const char* format) {
   if (request.traceable == nullptr || request.traced == nullptr) {
-    return absl::InvalidArgumentError("caffe2: the request has no traced model");
+    return absl::InvalidArgumentError(absl::StrCat(format, ": the request has no traced model"));
   }
   if (!request.method.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("caffe2: unknown method '", request.method, "' (the format has none)"));
+        absl::StrCat(format, ": unknown method '", request.method, "' (the format has none)"));
   }
   for (const auto& [key, value] : request.options) {
     return absl::InvalidArgumentError(
-        absl::StrCat("caffe2: unknown option '", key, "' (the format has no options)"));
+        absl::StrCat(format, ": unknown option '", key, "' (the format has no options)"));
   }
   ConvertOptions options;
   options.net_name = "d2x";
@@ -251,13 +262,13 @@ absl::StatusOr<ArtifactInfo> Caffe2Exporter::Export(const ExportRequest& request
   absl::StatusOr<Caffe2Nets> nets = ConvertModule(*request.traced, options);
   if (!nets.ok()) {
     return absl::Status(nets.status().code(),
-                        absl::StrCat("caffe2: converting the caffe2-flavor trace: ",
+                        absl::StrCat(format, ": converting the caffe2-flavor trace: ",
                                      nets.status().message()));
   }
   const std::string arch = MetaArchitecture(nets->predict_net);
   if (arch.empty()) {
     return absl::UnimplementedError(absl::StrCat(
-        "caffe2: the converted net's outputs (",
+        format, ": the converted net's outputs (",
         absl::StrJoin(nets->predict_net.external_output(), ", "),
         ") match no architecture the caffe2 runner post-processes"));
   }
@@ -266,33 +277,71 @@ absl::StatusOr<ArtifactInfo> Caffe2Exporter::Export(const ExportRequest& request
          std::max<int64_t>(request.traceable->input_padding().size_divisibility, 0));
   SetArg(&nets->predict_net, "device", std::string("cpu"));
   SetArg(&nets->predict_net, "meta_architecture", arch);
-
-  // Run the nets once on the sample (a check, and the shapes for the drawing).
   absl::StatusOr<NetExecutor> executor = NetExecutor::Create(*nets);
   if (!executor.ok()) return executor.status();
   absl::StatusOr<std::vector<at::Tensor>> net_inputs = NetInputs(request.sample_inputs, {});
   if (!net_inputs.ok()) return net_inputs.status();
   absl::StatusOr<std::vector<at::Tensor>> ran = executor->Run(*net_inputs);
   if (!ran.ok()) {
-    return absl::Status(ran.status().code(), absl::StrCat("caffe2: the converted net failed on ",
-                                                          "the sample input: ",
-                                                          ran.status().message()));
+    return absl::Status(ran.status().code(),
+                        absl::StrCat(format, ": the converted net failed on the sample input: ",
+                                     ran.status().message()));
   }
-  if (absl::Status s = SaveProtobuf(*nets, request.output_dir); !s.ok()) return s;
-  if (absl::Status s = SaveGraph(nets->predict_net,
+  return CheckedNets{*std::move(nets), executor->blobs()};
+}
+
+void DescribeNets(const NetDef& net, ArtifactInfo* info) {
+  info->properties["net_inputs"] = absl::StrJoin(net.external_input().begin(),
+                                                 net.external_input().begin() + 2, ", ");
+  info->properties["net_outputs"] = absl::StrJoin(net.external_output(), ", ");
+  info->properties["net_ops"] = std::to_string(net.op_size());
+}
+
+// A session on nets read from an artifact (either format).
+absl::StatusOr<std::unique_ptr<Session>> LoadSession(const std::string& artifact_dir,
+                                                     const char* format,
+                                                     const std::string& model_file,
+                                                     absl::StatusOr<Caffe2Nets> nets) {
+  absl::StatusOr<exporting::Manifest> manifest = exporting::ReadManifest(artifact_dir);
+  if (!manifest.ok()) return manifest.status();
+  if (manifest->format != format) {
+    return absl::InvalidArgumentError(absl::StrCat("artifact ", artifact_dir, " is in format '",
+                                                   manifest->format, "', not ", format));
+  }
+  if (!nets.ok()) return nets.status();
+  absl::StatusOr<NetExecutor> executor = NetExecutor::Create(*std::move(nets));
+  if (!executor.ok()) return executor.status();
+  const std::vector<std::string> wanted = {c2ops::kDataBlob, c2ops::kImInfoBlob};
+  if (executor->input_names() != wanted) {
+    return absl::DataLossError(absl::StrCat(
+        artifact_dir, "/", model_file, ": the net's inputs are (",
+        absl::StrJoin(executor->input_names(), ", "), "), expected (data, im_info)"));
+  }
+  if (MetaArchitecture(executor->nets().predict_net).empty()) {
+    return absl::DataLossError(absl::StrCat(artifact_dir, "/", model_file,
+                                            ": the net's outputs match no supported "
+                                            "architecture"));
+  }
+  return std::unique_ptr<Session>(new Caffe2Session(
+      *std::move(executor), manifest->preprocessing.pixel_mean, manifest->output_names()));
+}
+
+}  // namespace
+
+absl::StatusOr<ArtifactInfo> Caffe2Exporter::Export(const ExportRequest& request) {
+  absl::StatusOr<CheckedNets> checked = ConvertAndCheck(request, kFormatName);
+  if (!checked.ok()) return checked.status();
+  if (absl::Status s = SaveProtobuf(checked->nets, request.output_dir); !s.ok()) return s;
+  if (absl::Status s = SaveGraph(checked->nets.predict_net,
                                  (fs::path(request.output_dir) / kSvgFile).string(),
-                                 &executor->blobs());
+                                 &checked->blobs);
       !s.ok()) {
     return s;
   }
   ArtifactInfo info;
   info.model_file = kPredictNetFile;
   info.files = {kPredictNetFile, kInitNetFile, kPredictNetTextFile, kSvgFile};
-  info.properties["net_inputs"] = absl::StrJoin(nets->predict_net.external_input().begin(),
-                                                nets->predict_net.external_input().begin() + 2,
-                                                ", ");
-  info.properties["net_outputs"] = absl::StrJoin(nets->predict_net.external_output(), ", ");
-  info.properties["net_ops"] = std::to_string(nets->predict_net.op_size());
+  DescribeNets(checked->nets.predict_net, &info);
   info.properties["entry_point"] =
       "Caffe2 predict_net (model.pb) after init_net (model_init.pb); inputs data [N,3,H,W] "
       "float raw pixels padded to size_divisibility, im_info [N,3] (height, width, scale)";
@@ -300,27 +349,48 @@ absl::StatusOr<ArtifactInfo> Caffe2Exporter::Export(const ExportRequest& request
 }
 
 absl::StatusOr<std::unique_ptr<Session>> Caffe2Runner::Load(const std::string& artifact_dir) {
-  absl::StatusOr<exporting::Manifest> manifest = exporting::ReadManifest(artifact_dir);
-  if (!manifest.ok()) return manifest.status();
-  if (manifest->format != kFormatName) {
-    return absl::InvalidArgumentError(absl::StrCat("artifact ", artifact_dir, " is in format '",
-                                                   manifest->format, "', not caffe2"));
+  return LoadSession(artifact_dir, kFormatName, kPredictNetFile, LoadProtobuf(artifact_dir));
+}
+
+absl::StatusOr<ArtifactInfo> OnnxCaffe2Exporter::Export(const ExportRequest& request) {
+  absl::StatusOr<CheckedNets> checked = ConvertAndCheck(request, kOnnxFormatName);
+  if (!checked.ok()) return checked.status();
+  absl::StatusOr<onnx::ModelProto> model = NetsToOnnx(checked->nets);
+  if (!model.ok()) return model.status();
+  const std::string path = (fs::path(request.output_dir) / kOnnxModelFile).string();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out || !model->SerializeToOstream(&out)) {
+    return absl::InternalError(absl::StrCat(kOnnxFormatName, ": cannot write ", path));
   }
-  absl::StatusOr<NetExecutor> executor = NetExecutor::Load(artifact_dir);
-  if (!executor.ok()) return executor.status();
-  const std::vector<std::string> wanted = {c2ops::kDataBlob, c2ops::kImInfoBlob};
-  if (executor->input_names() != wanted) {
-    return absl::DataLossError(absl::StrCat(
-        artifact_dir, "/", kPredictNetFile, ": the net's inputs are (",
-        absl::StrJoin(executor->input_names(), ", "), "), expected (data, im_info)"));
-  }
-  if (MetaArchitecture(executor->nets().predict_net).empty()) {
-    return absl::DataLossError(absl::StrCat(artifact_dir, "/", kPredictNetFile,
-                                            ": the net's outputs match no supported "
-                                            "architecture"));
-  }
-  return std::unique_ptr<Session>(new Caffe2Session(
-      *std::move(executor), manifest->preprocessing.pixel_mean, manifest->output_names()));
+  out.close();
+  ArtifactInfo info;
+  info.model_file = kOnnxModelFile;
+  info.files = {kOnnxModelFile};
+  DescribeNets(checked->nets.predict_net, &info);
+  info.properties["onnx_domains"] = absl::StrCat("ai.onnx (opset 13), ", kCaffe2OnnxDomain);
+  info.properties["entry_point"] =
+      "ONNX graph with Caffe2 custom-domain ops; inputs data [N,3,H,W] float raw pixels padded "
+      "to size_divisibility, im_info [N,3] (height, width, scale)";
+  return info;
+}
+
+absl::StatusOr<std::unique_ptr<Session>> OnnxCaffe2Runner::Load(const std::string& artifact_dir) {
+  const fs::path path = fs::path(artifact_dir) / kOnnxModelFile;
+  absl::StatusOr<Caffe2Nets> nets = [&]() -> absl::StatusOr<Caffe2Nets> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
+    onnx::ModelProto model;
+    if (!model.ParseFromIstream(&in)) {
+      return absl::DataLossError(absl::StrCat(path.string(), ": not a valid ONNX ModelProto"));
+    }
+    absl::StatusOr<Caffe2Nets> n = OnnxToNets(model);
+    if (!n.ok()) {
+      return absl::Status(n.status().code(),
+                          absl::StrCat(path.string(), ": ", n.status().message()));
+    }
+    return n;
+  }();
+  return LoadSession(artifact_dir, kOnnxFormatName, kOnnxModelFile, std::move(nets));
 }
 
 }  // namespace d2x::caffe2_format

@@ -34,6 +34,10 @@ namespace d2x::caffe2_format {
 
 inline constexpr char kFormatName[] = "caffe2";
 inline constexpr char kSvgFile[] = "model.svg";
+// `onnx-caffe2`: the same nets as one ONNX model with Caffe2 custom-domain ops (onnx_caffe2.h),
+// like detectron2's Caffe2Tracer.export_onnx; the runner converts it back and runs the nets.
+inline constexpr char kOnnxFormatName[] = "onnx-caffe2";
+inline constexpr char kOnnxModelFile[] = "model.onnx";
 
 class Caffe2Exporter : public Exporter {
  public:
@@ -42,6 +46,17 @@ class Caffe2Exporter : public Exporter {
 };
 
 class Caffe2Runner : public Runner {
+ public:
+  absl::StatusOr<std::unique_ptr<Session>> Load(const std::string& artifact_dir) override;
+};
+
+class OnnxCaffe2Exporter : public Exporter {
+ public:
+  std::string rewrite_flavor() const override { return "caffe2"; }
+  absl::StatusOr<ArtifactInfo> Export(const ExportRequest& request) override;
+};
+
+class OnnxCaffe2Runner : public Runner {
  public:
   absl::StatusOr<std::unique_ptr<Session>> Load(const std::string& artifact_dir) override;
 };
