@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/export/detector_io.h"
+#include "core/export/detector_traceable.h"
 #include "core/ops/detection_ops.h"
 #include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
 #include "plugins/arch/rcnn/rewriter.h"
@@ -14,27 +15,14 @@
 namespace d2x::panoptic_fpn {
 namespace {
 
-class PanopticFpnTraceableModel : public TraceableModel {
+// The output schema is the instances part (detectron2's InstancesSchema); the panoptic outputs are
+// described by the I/O contract (detector_io.h).
+class PanopticFpnTraceableModel : public exporting::DetectorTraceableModel {
  public:
   PanopticFpnTraceableModel(PanopticFpn& model, std::unique_ptr<rcnn::RcnnExportGraph> graph)
-      : model_(model),
-        graph_(std::move(graph)),
-        output_names_(exporting::PanopticOutputNames(graph_->fields())) {}
-
-  std::vector<std::string> input_names() const override {
-    return exporting::DetectorInputNames();
-  }
-  std::vector<std::string> output_names() const override { return output_names_; }
-  // The instances part (detectron2's InstancesSchema); the panoptic outputs are described by
-  // the I/O contract (detector_io.h).
-  std::string output_schema_json() const override {
-    return exporting::DetectorOutputSchemaJson(graph_->fields());
-  }
-  absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
-      const std::vector<ImageInput>& batch) const override {
-    return graph_->MakeInputs(batch);
-  }
-  InputPadding input_padding() const override { return graph_->input_padding(); }
+      : DetectorTraceableModel(graph->fields(), /*panoptic=*/true, graph->input_padding()),
+        model_(model),
+        graph_(std::move(graph)) {}
 
   std::vector<at::Tensor> Forward(const std::vector<at::Tensor>& inputs) override {
     at::NoGradGuard no_grad;
@@ -56,15 +44,12 @@ class PanopticFpnTraceableModel : public TraceableModel {
     named[exporting::kSegmentsInfoOutput] = segments_info;
     named[exporting::kSegmentsScoreOutput] = segments_score;
     named[exporting::kNumSegmentsOutput] = num_segments;
-    std::vector<at::Tensor> outputs;
-    for (const std::string& name : output_names_) outputs.push_back(named.at(name));
-    return outputs;
+    return InOutputOrder(named);
   }
 
  private:
   PanopticFpn& model_;
   std::unique_ptr<rcnn::RcnnExportGraph> graph_;
-  std::vector<std::string> output_names_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/export/detector_io.h"
+#include "core/export/detector_traceable.h"
 #include "core/modeling/box2box_transform.h"
 #include "core/ops/detection_ops.h"
 #include "plugins/arch/rcnn/generalized_rcnn.h"
@@ -193,43 +194,22 @@ RcnnExportGraph::Outputs RcnnExportGraph::Run(const std::vector<at::Tensor>& inp
 
 namespace {
 
-class RcnnTraceableModel : public TraceableModel {
+class RcnnTraceableModel : public exporting::DetectorTraceableModel {
  public:
   explicit RcnnTraceableModel(std::unique_ptr<RcnnExportGraph> graph)
-      : graph_(std::move(graph)),
-        output_names_(exporting::DetectorOutputNames(graph_->fields())) {}
-
-  std::vector<std::string> input_names() const override {
-    return exporting::DetectorInputNames();
-  }
-  std::vector<std::string> output_names() const override { return output_names_; }
-  std::string output_schema_json() const override {
-    return exporting::DetectorOutputSchemaJson(graph_->fields());
-  }
-  absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
-      const std::vector<ImageInput>& batch) const override {
-    return graph_->MakeInputs(batch);
-  }
-  InputPadding input_padding() const override { return graph_->input_padding(); }
+      : DetectorTraceableModel(graph->fields(), /*panoptic=*/false, graph->input_padding()),
+        graph_(std::move(graph)) {}
 
   std::vector<at::Tensor> Forward(const std::vector<at::Tensor>& inputs) override {
     RcnnExportGraph::Outputs out = graph_->Run(inputs);
-    std::vector<at::Tensor> outputs;
-    for (const std::string& name : output_names_) {
-      if (name == exporting::kImageSizeOutput) {
-        outputs.push_back(inputs[2]);
-      } else if (name == exporting::kNumInstancesOutput) {
-        outputs.push_back(out.num_instances);
-      } else {
-        outputs.push_back(out.fields.at(name));
-      }
-    }
-    return outputs;
+    std::map<std::string, at::Tensor> named = out.fields;
+    named[exporting::kImageSizeOutput] = inputs[2];
+    named[exporting::kNumInstancesOutput] = out.num_instances;
+    return InOutputOrder(named);
   }
 
  private:
   std::unique_ptr<RcnnExportGraph> graph_;
-  std::vector<std::string> output_names_;
 };
 
 }  // namespace

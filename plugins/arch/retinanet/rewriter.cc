@@ -6,32 +6,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/export/detector_io.h"
+#include "core/export/detector_traceable.h"
 #include "core/ops/detection_ops.h"
 #include "plugins/arch/retinanet/retinanet.h"
 
 namespace d2x::retinanet {
 namespace {
 
-class RetinaNetTraceableModel : public TraceableModel {
+class RetinaNetTraceableModel : public exporting::DetectorTraceableModel {
  public:
   explicit RetinaNetTraceableModel(RetinaNet& model)
-      : model_(model), output_names_(exporting::DetectorOutputNames(kFields)) {}
-
-  std::vector<std::string> input_names() const override {
-    return exporting::DetectorInputNames();
-  }
-  std::vector<std::string> output_names() const override { return output_names_; }
-  std::string output_schema_json() const override {
-    return exporting::DetectorOutputSchemaJson(kFields);
-  }
-  absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
-      const std::vector<ImageInput>& batch) const override {
-    return exporting::MakeDetectorInputs(batch, model_.backbone().size_divisibility(),
-                                         model_.backbone().square_pad());
-  }
-  InputPadding input_padding() const override {
-    return {model_.backbone().size_divisibility(), model_.backbone().square_pad()};
-  }
+      : DetectorTraceableModel({"pred_boxes", "pred_classes", "scores"}, /*panoptic=*/false,
+                               {model.backbone().size_divisibility(),
+                                model.backbone().square_pad()}),
+        model_(model) {}
 
   std::vector<at::Tensor> Forward(const std::vector<at::Tensor>& inputs) override {
     TORCH_CHECK(inputs.size() == 3, "RetinaNet traceable model: expected 3 inputs, got ",
@@ -60,16 +48,11 @@ class RetinaNetTraceableModel : public TraceableModel {
         {"scores", scores.index_select(0, keep)},
         {exporting::kImageSizeOutput, output_sizes},
         {exporting::kNumInstancesOutput, num_instances}};
-    std::vector<at::Tensor> outputs;
-    for (const std::string& name : output_names_) outputs.push_back(fields.at(name));
-    return outputs;
+    return InOutputOrder(fields);
   }
 
  private:
-  inline static const std::vector<std::string> kFields = {"pred_boxes", "pred_classes",
-                                                          "scores"};
   RetinaNet& model_;
-  std::vector<std::string> output_names_;
 };
 
 }  // namespace
