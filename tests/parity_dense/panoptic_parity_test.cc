@@ -8,7 +8,6 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -29,6 +28,7 @@
 #include "tests/parity/detection_match.h"
 #include "tests/parity/parity_util.h"
 #include "tests/parity_dense/dense_fixture_model.h"
+#include "tests/parity_dense/dense_parity_util.h"
 #include "tests/parity_dense/panoptic_match.h"
 
 namespace d2x::parity {
@@ -41,51 +41,12 @@ constexpr double kRelTol = 1e-5;
 constexpr double kMinPixelAgreement = 0.999;
 
 panoptic_fpn::PanopticFpn& Model() {
-  static panoptic_fpn::PanopticFpn* model = [] {
-    absl::StatusOr<config::Config> cfg = FixtureConfig(kArch);
-    if (!cfg.ok()) {
-      ADD_FAILURE() << cfg.status();
-      std::abort();
-    }
-    absl::StatusOr<panoptic_fpn::PanopticFpnOptions> options =
-        panoptic_fpn::ReadPanopticFpnOptions(*cfg);
-    if (!options.ok()) {
-      ADD_FAILURE() << options.status();
-      std::abort();
-    }
-    absl::StatusOr<std::unique_ptr<panoptic_fpn::PanopticFpn>> m =
-        panoptic_fpn::PanopticFpn::Create(*options);
-    if (!m.ok()) {
-      ADD_FAILURE() << m.status();
-      std::abort();
-    }
-    absl::StatusOr<checkpoint::LoadReport> report = LoadFixtureWeights(kArch, **m);
-    if (!report.ok()) {
-      ADD_FAILURE() << report.status();
-      std::abort();
-    }
-    return m->release();
-  }();
+  static panoptic_fpn::PanopticFpn* model =
+      BuildFixtureModelOrDie<panoptic_fpn::PanopticFpn>(kArch, panoptic_fpn::ReadPanopticFpnOptions);
   return *model;
 }
 
-ImageInput Input(const std::string& key) {
-  absl::StatusOr<at::Tensor> image = ReadFixtureInput(kArch, key);
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  if (image.ok()) input.image = *image;
-  return input;
-}
-
-void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
-                       const at::Tensor& expected, double rel_tol) {
-  ASSERT_TRUE(actual.defined() && expected.defined()) << what;
-  const double scale = expected.abs().max().item<double>();
-  Closeness c = CompareTensors(actual, expected, 0.0, rel_tol * scale);
-  std::cout << "  " << what << ": max |diff| " << c.max_abs << " (" << c.max_rel
-            << " of max |expected| " << scale << ")\n";
-  EXPECT_TRUE(c.ok) << what << ": " << c.message;
-}
+ImageInput Input(const std::string& key) { return FixtureImageInput(kArch, key); }
 
 modeling::FeatureMap FixtureFeatures(const std::string& key) {
   modeling::FeatureMap features;

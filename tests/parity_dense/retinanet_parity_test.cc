@@ -7,7 +7,6 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -21,6 +20,7 @@
 #include "tests/parity/detection_match.h"
 #include "tests/parity/parity_util.h"
 #include "tests/parity_dense/dense_fixture_model.h"
+#include "tests/parity_dense/dense_parity_util.h"
 
 namespace d2x::parity {
 namespace {
@@ -31,50 +31,12 @@ constexpr double kRelTol = 1e-5;
 constexpr int kNumLevels = 5;
 
 retinanet::RetinaNet& Model() {
-  static retinanet::RetinaNet* model = [] {
-    absl::StatusOr<config::Config> cfg = FixtureConfig(kArch);
-    if (!cfg.ok()) {
-      ADD_FAILURE() << cfg.status();
-      std::abort();
-    }
-    absl::StatusOr<retinanet::RetinaNetOptions> options =
-        retinanet::RetinaNetOptionsFromConfig(*cfg);
-    if (!options.ok()) {
-      ADD_FAILURE() << options.status();
-      std::abort();
-    }
-    absl::StatusOr<std::unique_ptr<retinanet::RetinaNet>> m = retinanet::RetinaNet::Create(*options);
-    if (!m.ok()) {
-      ADD_FAILURE() << m.status();
-      std::abort();
-    }
-    absl::StatusOr<checkpoint::LoadReport> report = LoadFixtureWeights(kArch, **m);
-    if (!report.ok()) {
-      ADD_FAILURE() << report.status();
-      std::abort();
-    }
-    return m->release();
-  }();
+  static retinanet::RetinaNet* model =
+      BuildFixtureModelOrDie<retinanet::RetinaNet>(kArch, retinanet::RetinaNetOptionsFromConfig);
   return *model;
 }
 
-ImageInput Input(const std::string& key) {
-  absl::StatusOr<at::Tensor> image = ReadFixtureInput(kArch, key);
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  if (image.ok()) input.image = *image;
-  return input;
-}
-
-void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
-                       const at::Tensor& expected, double rel_tol) {
-  ASSERT_TRUE(actual.defined() && expected.defined()) << what;
-  const double scale = expected.abs().max().item<double>();
-  Closeness c = CompareTensors(actual, expected, 0.0, rel_tol * scale);
-  std::cout << "  " << what << ": max |diff| " << c.max_abs << " (" << c.max_rel
-            << " of max |expected| " << scale << ")\n";
-  EXPECT_TRUE(c.ok) << what << ": " << c.message;
-}
+ImageInput Input(const std::string& key) { return FixtureImageInput(kArch, key); }
 
 std::vector<at::Tensor> FixtureFeatures(const std::string& key) {
   std::vector<at::Tensor> features;
