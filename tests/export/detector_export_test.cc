@@ -17,7 +17,6 @@
 #include "core/export/artifact.h"
 #include "core/export/detector_io.h"
 #include "core/export/export_pipeline.h"
-#include "core/io/image.h"
 #include "core/pipeline/inputs.h"
 #include "core/testing/fixtures.h"
 #include "core/verify/compare.h"
@@ -46,16 +45,6 @@ exporting::ExportSession& Session(const std::string& arch) {
     it = sessions->emplace(arch, *std::move(session)).first;
   }
   return *it->second;
-}
-
-ImageInput FixtureInput(const std::string& arch, const std::string& key) {
-  absl::StatusOr<std::string> path = testing::FixturePath(arch, "input_" + key + ".png");
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  input.image = image->to(at::kFloat);
-  return input;
 }
 
 class DetectorExportTest

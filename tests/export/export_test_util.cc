@@ -1,11 +1,15 @@
 #include "tests/export/export_test_util.h"
 
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "core/exporter.h"
+#include "core/io/image.h"
 #include "core/testing/fixtures.h"
 #include "core/util/status_macros.h"
 #include "glog/logging.h"
@@ -57,6 +61,19 @@ absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& a
   D2X_ASSIGN_OR_RETURN(inputs.second_image, testing::FixturePath(arch, "input_200x296.png"));
   inputs.runtime_libraries[kD2xOpsLibrary] = OpsLibraryPath();
   return inputs;
+}
+
+ImageInput PngInput(const absl::StatusOr<std::string>& path) {
+  EXPECT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
+  EXPECT_TRUE(image.ok()) << image.status();
+  ImageInput input;
+  input.image = image->to(at::kFloat);
+  return input;
+}
+
+ImageInput FixtureInput(const std::string& arch, const std::string& key) {
+  return PngInput(testing::FixturePath(arch, "input_" + key + ".png"));
 }
 
 std::string TempDir(const std::string& name) {

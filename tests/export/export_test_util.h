@@ -1,5 +1,6 @@
 // Helpers for the export tests: a registry with the R-CNN, RetinaNet and PanopticFPN architectures
-// and the TorchScript format linked in (no dlopen), fixture paths, and the shipped libd2x_ops.so.
+// and the TorchScript format linked in (no dlopen), fixture paths and images, and the shipped
+// libd2x_ops.so.
 #ifndef D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
 #define D2X_TESTS_EXPORT_EXPORT_TEST_UTIL_H_
 
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/model.h"
 #include "core/export/export_pipeline.h"
 #include "core/plugin/registry.h"
 
@@ -22,6 +24,12 @@ std::string OpsLibraryPath();
 // ExportInputs for a fixture architecture ("mask_rcnn", ...): its config, model_final.pth, the
 // 256x320 image as the sample and the 200x296 image as the second image.
 absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& arch);
+
+// The PNG at `path` read as BGR, as a float ImageInput (EXPECT-fails on a bad path or image).
+ImageInput PngInput(const absl::StatusOr<std::string>& path);
+
+// <fixtures>/<arch>/input_<key>.png as PngInput.
+ImageInput FixtureInput(const std::string& arch, const std::string& key);
 
 // A fresh directory under $TEST_TMPDIR.
 std::string TempDir(const std::string& name);

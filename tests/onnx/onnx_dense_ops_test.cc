@@ -13,24 +13,12 @@
 #include "gtest/gtest.h"
 #include "plugins/format/onnx/lowering.h"
 #include "plugins/format/onnx/ort_node_runner.h"
+#include "tests/onnx/onnx_test_util.h"
 
 namespace d2x::onnx_format {
 namespace {
-namespace fs = std::filesystem;
 
-OrtNodeConfig Config() {
-  OrtNodeConfig config;
-  config.script = fs::canonical("plugins/format/onnx/ort_run.js").string();
-  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
-  EXPECT_TRUE(dir.ok()) << dir.status();
-  if (dir.ok()) config.onnxruntime_node_dir = *dir;
-  return config;
-}
-
-struct Lowered {
-  torch::jit::Module module;
-  std::string path;
-};
+using onnx_test::Lowered;
 
 absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
                                       const std::vector<at::Tensor>& sample,
@@ -38,9 +26,6 @@ absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
                                       const std::string& name) {
   std::vector<std::string> names;
   for (const InputSpec& s : specs) names.push_back(s.name);
-  absl::StatusOr<torch::jit::Module> module =
-      trace::TraceToModule(fn, sample, names, "__torch__.d2x.OnnxDenseTest");
-  if (!module.ok()) return module.status();
   LoweringOptions options;
   options.opset = opset;
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -50,13 +35,8 @@ absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
                                                                 : onnx::TensorProto::FLOAT;
   }
   options.inputs = specs;
-  absl::StatusOr<onnx::ModelProto> model =
-      LowerGraph(*module->get_method("forward").graph(), options);
-  if (!model.ok()) return model.status();
-  const std::string path =
-      (fs::path(testing::TempDir()) / (name + "_" + std::to_string(opset) + ".onnx")).string();
-  std::ofstream(path, std::ios::binary) << model->SerializeAsString();
-  return Lowered{*module, path};
+  return onnx_test::TraceLowerAndWrite(fn, sample, names, "__torch__.d2x.OnnxDenseTest", options,
+                                       name);
 }
 
 // Runs both; returns {ort, torch} outputs after checking count, shapes and dtypes.
@@ -67,7 +47,8 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> RunBoth(
   EXPECT_TRUE(expected.ok()) << expected.status();
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(specs[i].name, inputs[i]);
-  absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(Config(), lowered.path, named);
+  absl::StatusOr<std::vector<at::Tensor>> got =
+      RunInOnnxRuntime(onnx_test::OrtTestConfig(), lowered.path, named);
   EXPECT_TRUE(got.ok()) << got.status();
   if (!expected.ok() || !got.ok()) return {};
   EXPECT_EQ(got->size(), expected->size());

@@ -16,27 +16,12 @@
 #include "gtest/gtest.h"
 #include "plugins/format/onnx/lowering.h"
 #include "plugins/format/onnx/ort_node_runner.h"
+#include "tests/onnx/onnx_test_util.h"
 
 namespace d2x::onnx_format {
 namespace {
-namespace fs = std::filesystem;
 
-const char kScript[] = "plugins/format/onnx/ort_run.js";
-
-OrtNodeConfig Config() {
-  OrtNodeConfig config;
-  config.script = fs::canonical(kScript).string();
-  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
-  EXPECT_TRUE(dir.ok()) << dir.status();  // fail, never skip
-  if (dir.ok()) config.onnxruntime_node_dir = *dir;
-  return config;
-}
-
-struct Lowered {
-  torch::jit::Module module;
-  onnx::ModelProto model;
-  std::string path;
-};
+using onnx_test::Lowered;
 
 // All dims dynamic, named <input>_<d>.
 std::vector<InputSpec> DynamicSpecs(const std::vector<std::string>& names,
@@ -60,19 +45,11 @@ absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
                                       const std::vector<std::string>& names,
                                       const std::vector<at::Tensor>& sample, int opset,
                                       const std::string& name) {
-  absl::StatusOr<torch::jit::Module> module =
-      trace::TraceToModule(fn, sample, names, "__torch__.d2x.OnnxDetectionTest");
-  if (!module.ok()) return module.status();
   LoweringOptions options;
   options.opset = opset;
   options.inputs = DynamicSpecs(names, sample);
-  std::shared_ptr<torch::jit::Graph> graph = module->get_method("forward").graph();
-  absl::StatusOr<onnx::ModelProto> model = LowerGraph(*graph, options);
-  if (!model.ok()) return model.status();
-  const std::string path =
-      (fs::path(testing::TempDir()) / (name + "_" + std::to_string(opset) + ".onnx")).string();
-  std::ofstream(path, std::ios::binary) << model->SerializeAsString();
-  return Lowered{*module, *model, path};
+  return onnx_test::TraceLowerAndWrite(fn, sample, names, "__torch__.d2x.OnnxDetectionTest",
+                                       options, name);
 }
 
 struct Outputs {
@@ -87,7 +64,8 @@ absl::StatusOr<Outputs> RunBoth(const Lowered& lowered, const std::vector<std::s
   out.torch = *expected;
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(names[i], inputs[i]);
-  absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(Config(), lowered.path, named);
+  absl::StatusOr<std::vector<at::Tensor>> got =
+      RunInOnnxRuntime(onnx_test::OrtTestConfig(), lowered.path, named);
   if (!got.ok()) return got.status();
   out.ort = *got;
   return out;

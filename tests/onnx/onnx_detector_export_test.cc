@@ -14,7 +14,6 @@
 
 #include "core/export/artifact.h"
 #include "core/export/export_pipeline.h"
-#include "core/io/image.h"
 #include "core/testing/fixtures.h"
 #include "core/verify/compare.h"
 #include "glog/logging.h"
@@ -26,11 +25,14 @@
 #include "plugins/arch/retinanet/rewriter.h"
 #include "plugins/format/onnx/onnx_format.h"
 #include "plugins/format/onnx/ort_node_runner.h"
+#include "tests/export/export_test_util.h"
 #include "tests/parity/parity_util.h"
 
 namespace d2x::onnx_format {
 namespace {
 namespace fs = std::filesystem;
+using export_test::FixtureInput;
+using export_test::TempDir;
 
 const plugin::Registry& OnnxRegistry() {
   static const plugin::Registry* registry = [] {
@@ -55,24 +57,6 @@ const plugin::Registry& OnnxRegistry() {
     return r;
   }();
   return *registry;
-}
-
-std::string TempDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp ? tmp : "/tmp") / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-ImageInput FixtureInput(const std::string& arch, const std::string& key) {
-  absl::StatusOr<std::string> path = testing::FixturePath(arch, "input_" + key + ".png");
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  input.image = image->to(at::kFloat);
-  return input;
 }
 
 struct Exported {

@@ -16,27 +16,12 @@
 #include "gtest/gtest.h"
 #include "plugins/format/onnx/lowering.h"
 #include "plugins/format/onnx/ort_node_runner.h"
+#include "tests/onnx/onnx_test_util.h"
 
 namespace d2x::onnx_format {
 namespace {
-namespace fs = std::filesystem;
 
-const char kScript[] = "plugins/format/onnx/ort_run.js";
-
-OrtNodeConfig Config() {
-  OrtNodeConfig config;
-  config.script = fs::canonical(kScript).string();  // runfile -> the source tree
-  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
-  EXPECT_TRUE(dir.ok()) << dir.status();  // fail, never skip
-  if (dir.ok()) config.onnxruntime_node_dir = *dir;
-  return config;
-}
-
-struct Lowered {
-  torch::jit::Module module;
-  onnx::ModelProto model;
-  std::string path;
-};
+using onnx_test::Lowered;
 
 // Traces fn at `sample`, lowers it with the given inputs' dynamic dims, writes the model.
 absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
@@ -45,9 +30,6 @@ absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
                                       const std::string& name) {
   std::vector<std::string> input_names;
   for (const InputSpec& s : specs) input_names.push_back(s.name);
-  absl::StatusOr<torch::jit::Module> module =
-      trace::TraceToModule(fn, sample, input_names, "__torch__.d2x.OnnxTest");
-  if (!module.ok()) return module.status();
   LoweringOptions options;
   options.opset = opset;
   options.inputs = specs;
@@ -57,13 +39,8 @@ absl::StatusOr<Lowered> TraceAndLower(const trace::TraceFunction& fn,
                                       ? onnx::TensorProto::INT64
                                       : onnx::TensorProto::FLOAT;
   }
-  std::shared_ptr<torch::jit::Graph> graph = module->get_method("forward").graph();
-  absl::StatusOr<onnx::ModelProto> model = LowerGraph(*graph, options);
-  if (!model.ok()) return model.status();
-  const std::string path =
-      (fs::path(testing::TempDir()) / (name + "_" + std::to_string(opset) + ".onnx")).string();
-  std::ofstream(path, std::ios::binary) << model->SerializeAsString();
-  return Lowered{*module, *model, path};
+  return onnx_test::TraceLowerAndWrite(fn, sample, input_names, "__torch__.d2x.OnnxTest", options,
+                                       name);
 }
 
 void ExpectOrtMatchesTorch(const Lowered& lowered, const std::vector<InputSpec>& specs,
@@ -72,7 +49,8 @@ void ExpectOrtMatchesTorch(const Lowered& lowered, const std::vector<InputSpec>&
   ASSERT_TRUE(expected.ok()) << expected.status();
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(specs[i].name, inputs[i]);
-  absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(Config(), lowered.path, named);
+  absl::StatusOr<std::vector<at::Tensor>> got =
+      RunInOnnxRuntime(onnx_test::OrtTestConfig(), lowered.path, named);
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), expected->size());
   for (size_t i = 0; i < got->size(); ++i) {
@@ -195,7 +173,7 @@ TEST(OnnxLoweringTest, RoiAlignBothModesMatchLibTorchInOnnxRuntime) {
       absl::StatusOr<std::vector<at::Tensor>> expected = trace::RunModule(lowered->module, inputs);
       ASSERT_TRUE(expected.ok()) << expected.status();
       absl::StatusOr<std::vector<at::Tensor>> got = RunInOnnxRuntime(
-          Config(), path, {{"features", inputs[0]}, {"rois", inputs[1]}});
+          onnx_test::OrtTestConfig(), path, {{"features", inputs[0]}, {"rois", inputs[1]}});
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_GT(((*got)[0] - (*expected)[0]).abs().max().item<double>(), 1e-2);
     }

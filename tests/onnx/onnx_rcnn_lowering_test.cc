@@ -15,7 +15,6 @@
 #include <memory>
 
 #include "core/export/detector_io.h"
-#include "core/io/image.h"
 #include "core/pipeline/model_loader.h"
 #include "core/plugin/registry.h"
 #include "core/testing/fixtures.h"
@@ -28,23 +27,15 @@
 #include "plugins/arch/rcnn/rewriter.h"
 #include "plugins/format/onnx/lowering.h"
 #include "plugins/format/onnx/ort_node_runner.h"
+#include "tests/export/export_test_util.h"
+#include "tests/onnx/onnx_test_util.h"
 #include "tests/parity/parity_util.h"
 
 namespace d2x::onnx_format {
 namespace {
 namespace fs = std::filesystem;
 
-const char kScript[] = "plugins/format/onnx/ort_run.js";
 const char kBundled[] = "bundled";  // models/mask_rcnn_small
-
-OrtNodeConfig Config() {
-  OrtNodeConfig config;
-  config.script = fs::canonical(kScript).string();
-  absl::StatusOr<std::string> dir = FindOnnxRuntimeNode(config.script);
-  EXPECT_TRUE(dir.ok()) << dir.status();  // fail, never skip
-  if (dir.ok()) config.onnxruntime_node_dir = *dir;
-  return config;
-}
 
 const plugin::Registry& Registry() {
   static const plugin::Registry* registry = [] {
@@ -74,13 +65,7 @@ absl::StatusOr<std::string> ModelFile(const std::string& arch, const std::string
 }
 
 ImageInput Image(const std::string& arch, const std::string& key) {
-  absl::StatusOr<std::string> path = ModelFile(arch, "input_" + key + ".png");
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  input.image = image->to(at::kFloat);
-  return input;
+  return export_test::PngInput(ModelFile(arch, "input_" + key + ".png"));
 }
 
 // One architecture: the eager model, its generic rewrite, the trace and the lowered model.
@@ -149,8 +134,9 @@ absl::StatusOr<std::vector<ImageResult>> RunOnnx(const Lowered& lowered, int ops
   const std::vector<std::string>& names = lowered.traceable->input_names();
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(names[i], inputs[i]);
-  D2X_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs,
-                       RunInOnnxRuntime(Config(), lowered.paths.at(opset), named));
+  D2X_ASSIGN_OR_RETURN(
+      std::vector<at::Tensor> outputs,
+      RunInOnnxRuntime(onnx_test::OrtTestConfig(), lowered.paths.at(opset), named));
   return exporting::DetectorOutputsToResults(outputs, lowered.output_names);
 }
 
