@@ -9,6 +9,7 @@
 #include "core/caffe2_ops/c2_detections.h"
 #include "core/caffe2_ops/c2_ops.h"
 #include "core/export/detector_io.h"
+#include "core/export/detector_traceable.h"
 #include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
 #include "plugins/arch/panoptic_fpn/rewriter.h"
 #include "plugins/arch/rcnn/caffe2_rewriter.h"
@@ -16,26 +17,13 @@
 namespace d2x::panoptic_fpn {
 namespace {
 
-class PanopticFpnCaffe2TraceableModel : public TraceableModel {
+class PanopticFpnCaffe2TraceableModel : public exporting::DetectorTraceableModel {
  public:
   PanopticFpnCaffe2TraceableModel(PanopticFpn& model,
                                   std::unique_ptr<rcnn::RcnnCaffe2Graph> graph)
-      : model_(model),
-        graph_(std::move(graph)),
-        output_names_(exporting::PanopticOutputNames(graph_->fields())) {}
-
-  std::vector<std::string> input_names() const override {
-    return exporting::DetectorInputNames();
-  }
-  std::vector<std::string> output_names() const override { return output_names_; }
-  std::string output_schema_json() const override {
-    return exporting::DetectorOutputSchemaJson(graph_->fields());
-  }
-  absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
-      const std::vector<ImageInput>& batch) const override {
-    return graph_->MakeInputs(batch);
-  }
-  InputPadding input_padding() const override { return graph_->input_padding(); }
+      : DetectorTraceableModel(graph->fields(), /*panoptic=*/true, graph->input_padding()),
+        model_(model),
+        graph_(std::move(graph)) {}
 
   std::vector<at::Tensor> Forward(const std::vector<at::Tensor>& inputs) override {
     TORCH_CHECK(inputs.size() == 3, "PanopticFPN (caffe2 flavor): expected 3 inputs, got ",
@@ -54,15 +42,12 @@ class PanopticFpnCaffe2TraceableModel : public TraceableModel {
         out.net, image_sizes, output_sizes, graph_->mask_threshold(), graph_->keypoint_columns(),
         c.overlap_threshold, c.stuff_area_thresh, c.instances_score_thresh);
     fields[exporting::kImageSizeOutput] = output_sizes;
-    std::vector<at::Tensor> outputs;
-    for (const std::string& name : output_names_) outputs.push_back(fields.at(name));
-    return outputs;
+    return InOutputOrder(fields);
   }
 
  private:
   PanopticFpn& model_;
   std::unique_ptr<rcnn::RcnnCaffe2Graph> graph_;
-  std::vector<std::string> output_names_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "core/caffe2_ops/c2_detections.h"
 #include "core/caffe2_ops/c2_ops.h"
 #include "core/export/detector_io.h"
+#include "core/export/detector_traceable.h"
 #include "core/modeling/box2box_transform.h"
 #include "core/modeling/poolers.h"
 #include "core/ops/ops.h"
@@ -236,24 +237,11 @@ RcnnCaffe2Graph::Outputs RcnnCaffe2Graph::Run(const at::Tensor& data, const at::
 
 namespace {
 
-class RcnnCaffe2TraceableModel : public TraceableModel {
+class RcnnCaffe2TraceableModel : public exporting::DetectorTraceableModel {
  public:
   explicit RcnnCaffe2TraceableModel(std::unique_ptr<RcnnCaffe2Graph> graph)
-      : graph_(std::move(graph)),
-        output_names_(exporting::DetectorOutputNames(graph_->fields())) {}
-
-  std::vector<std::string> input_names() const override {
-    return exporting::DetectorInputNames();
-  }
-  std::vector<std::string> output_names() const override { return output_names_; }
-  std::string output_schema_json() const override {
-    return exporting::DetectorOutputSchemaJson(graph_->fields());
-  }
-  absl::StatusOr<std::vector<at::Tensor>> MakeInputs(
-      const std::vector<ImageInput>& batch) const override {
-    return graph_->MakeInputs(batch);
-  }
-  InputPadding input_padding() const override { return graph_->input_padding(); }
+      : DetectorTraceableModel(graph->fields(), /*panoptic=*/false, graph->input_padding()),
+        graph_(std::move(graph)) {}
 
   std::vector<at::Tensor> Forward(const std::vector<at::Tensor>& inputs) override {
     TORCH_CHECK(inputs.size() == 3, "R-CNN (caffe2 flavor): expected 3 inputs, got ",
@@ -267,16 +255,12 @@ class RcnnCaffe2TraceableModel : public TraceableModel {
     std::map<std::string, at::Tensor> fields =
         c2ops::RcnnNetOutputsToFields(out.net, image_sizes, output_sizes,
                                       graph_->mask_threshold(), graph_->keypoint_columns());
-    std::vector<at::Tensor> outputs;
-    for (const std::string& name : output_names_) {
-      outputs.push_back(name == exporting::kImageSizeOutput ? output_sizes : fields.at(name));
-    }
-    return outputs;
+    fields[exporting::kImageSizeOutput] = output_sizes;
+    return InOutputOrder(fields);
   }
 
  private:
   std::unique_ptr<RcnnCaffe2Graph> graph_;
-  std::vector<std::string> output_names_;
 };
 
 }  // namespace

@@ -11,12 +11,35 @@
 #include "plugins/arch/retinanet/retinanet.h"
 
 namespace d2x::retinanet {
+
+std::map<std::string, at::Tensor> DetectionsFromHeadOutputs(const RetinaNet& model,
+                                                            at::TensorList cls_logits,
+                                                            at::TensorList box_deltas,
+                                                            const at::Tensor& image_sizes,
+                                                            const at::Tensor& output_sizes) {
+  const RetinaNetOptions& o = model.options();
+  const modeling::DefaultAnchorGenerator& anchors = model.anchor_generator();
+  const modeling::Box2BoxTransform& transform = model.box2box_transform();
+  auto [boxes, scores, classes, batch_index] = ops::DenseDetections(
+      cls_logits, box_deltas, anchors.cell_anchors(), anchors.strides(), anchors.offset(),
+      image_sizes, o.num_classes, transform.weights(), transform.scale_clamp(),
+      o.inference.score_thresh, o.inference.topk_candidates, o.inference.nms_thresh,
+      o.inference.max_detections);
+  auto [out_boxes, scales, keep, num_instances] =
+      ops::DetectorPostprocess(boxes, batch_index, image_sizes, output_sizes);
+  return {{"pred_boxes", out_boxes.index_select(0, keep)},
+          {"pred_classes", classes.index_select(0, keep)},
+          {"scores", scores.index_select(0, keep)},
+          {exporting::kImageSizeOutput, output_sizes},
+          {exporting::kNumInstancesOutput, num_instances}};
+}
+
 namespace {
 
 class RetinaNetTraceableModel : public exporting::DetectorTraceableModel {
  public:
   explicit RetinaNetTraceableModel(RetinaNet& model)
-      : DetectorTraceableModel({"pred_boxes", "pred_classes", "scores"}, /*panoptic=*/false,
+      : DetectorTraceableModel(RetinaNetFields(), /*panoptic=*/false,
                                {model.backbone().size_divisibility(),
                                 model.backbone().square_pad()}),
         model_(model) {}
@@ -33,21 +56,8 @@ class RetinaNetTraceableModel : public exporting::DetectorTraceableModel {
     std::vector<at::Tensor> head_features;
     for (const std::string& f : o.in_features) head_features.push_back(features.at(f));
     auto [cls_logits, box_deltas] = model_.head().Forward(head_features);
-    const modeling::DefaultAnchorGenerator& anchors = model_.anchor_generator();
-    const modeling::Box2BoxTransform& transform = model_.box2box_transform();
-    auto [boxes, scores, classes, batch_index] = ops::DenseDetections(
-        cls_logits, box_deltas, anchors.cell_anchors(), anchors.strides(), anchors.offset(),
-        image_sizes, o.num_classes, transform.weights(), transform.scale_clamp(),
-        o.inference.score_thresh, o.inference.topk_candidates, o.inference.nms_thresh,
-        o.inference.max_detections);
-    auto [out_boxes, scales, keep, num_instances] =
-        ops::DetectorPostprocess(boxes, batch_index, image_sizes, output_sizes);
-    std::map<std::string, at::Tensor> fields = {
-        {"pred_boxes", out_boxes.index_select(0, keep)},
-        {"pred_classes", classes.index_select(0, keep)},
-        {"scores", scores.index_select(0, keep)},
-        {exporting::kImageSizeOutput, output_sizes},
-        {exporting::kNumInstancesOutput, num_instances}};
+    std::map<std::string, at::Tensor> fields =
+        DetectionsFromHeadOutputs(model_, cls_logits, box_deltas, image_sizes, output_sizes);
     return InOutputOrder(fields);
   }
 
