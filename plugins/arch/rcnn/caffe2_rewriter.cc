@@ -20,26 +20,18 @@
 namespace d2x::rcnn {
 
 // detectron2's Caffe2ROIPooler settings: DistributeFpnProposals + RoIAlign per level.
-struct Caffe2PoolerSpec {
-  std::vector<double> scales;
+struct Caffe2PoolerSpec : PoolerSpec {
   int64_t min_level = 2, max_level = 5;
-  int64_t output_height = 7, output_width = 7, sampling_ratio = 0;
-  bool aligned = true;
-  int64_t canonical_box_size = 224, canonical_level = 4;
 };
 
 namespace {
 
 absl::StatusOr<Caffe2PoolerSpec> MakeSpec(const modeling::RoiPoolerOptions& options,
                                           const std::vector<double>& scales, const char* what) {
-  modeling::RoiPoolerOptions with_scales = options;
-  with_scales.scales = scales;
-  absl::StatusOr<modeling::RoiPooler> pooler = modeling::RoiPooler::Create(with_scales);
-  if (!pooler.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", pooler.status().message()));
-  }
+  absl::StatusOr<PoolerSpec> base = MakePoolerSpec(options, scales, what);
+  if (!base.ok()) return base.status();
   Caffe2PoolerSpec spec;
-  spec.scales = scales;
+  static_cast<PoolerSpec&>(spec) = *base;
   spec.min_level = static_cast<int64_t>(std::lround(-std::log2(scales.front())));
   spec.max_level = static_cast<int64_t>(std::lround(-std::log2(scales.back())));
   if (spec.max_level - spec.min_level + 1 != 4) {
@@ -48,12 +40,6 @@ absl::StatusOr<Caffe2PoolerSpec> MakeSpec(const modeling::RoiPoolerOptions& opti
         what, ": the Caffe2 export needs exactly 4 pooler levels (DistributeFpnProposals has "
         "outputs rois_fpn2..5), got levels ", spec.min_level, "..", spec.max_level));
   }
-  spec.output_height = options.output_height;
-  spec.output_width = options.output_width;
-  spec.sampling_ratio = options.sampling_ratio;
-  spec.aligned = pooler->aligned();
-  spec.canonical_box_size = options.canonical_box_size;
-  spec.canonical_level = options.canonical_level;
   return spec;
 }
 

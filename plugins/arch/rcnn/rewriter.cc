@@ -16,16 +16,6 @@
 
 namespace d2x::rcnn {
 
-// A pooler's settings plus the scales of the ROI heads' input features.
-struct PoolerSpec {
-  std::vector<double> scales;
-  int64_t output_height = 7, output_width = 7, sampling_ratio = 0;
-  bool aligned = true;
-  int64_t canonical_box_size = 224, canonical_level = 4;
-};
-
-namespace {
-
 absl::StatusOr<PoolerSpec> MakePoolerSpec(const modeling::RoiPoolerOptions& options,
                                           const std::vector<double>& scales, const char* what) {
   modeling::RoiPoolerOptions with_scales = options;
@@ -45,6 +35,8 @@ absl::StatusOr<PoolerSpec> MakePoolerSpec(const modeling::RoiPoolerOptions& opti
   spec.canonical_level = options.canonical_level;
   return spec;
 }
+
+namespace {
 
 at::Tensor Pool(const PoolerSpec& p, const std::vector<at::Tensor>& features,
                 const at::Tensor& rois) {

@@ -26,12 +26,25 @@
 #include "absl/status/statusor.h"
 #include "core/model.h"
 #include "core/modeling/backbone.h"
+#include "core/modeling/poolers.h"
 #include "core/rewriter.h"
 
 namespace d2x::rcnn {
 
 class GeneralizedRcnn;
-struct PoolerSpec;
+
+// A pooler's settings plus the scales of the ROI heads' input features.
+struct PoolerSpec {
+  std::vector<double> scales;
+  int64_t output_height = 7, output_width = 7, sampling_ratio = 0;
+  bool aligned = true;
+  int64_t canonical_box_size = 224, canonical_level = 4;
+};
+
+// The spec of one ROI head's pooler, validated exactly as the eager model validated it when it
+// was built; errors are prefixed with `what` (the config section).
+absl::StatusOr<PoolerSpec> MakePoolerSpec(const modeling::RoiPoolerOptions& options,
+                                          const std::vector<double>& scales, const char* what);
 
 // The R-CNN export graph, reusable by architectures built on GeneralizedRcnn (PanopticFPN adds
 // its semantic branch on the returned features). Run is what gets traced.
