@@ -214,8 +214,12 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
     EXPECT_EQ(nets->predict_net.external_output(0), "bbox_nms");
     EXPECT_EQ(nets->predict_net.external_output(1), "score_nms");
     EXPECT_EQ(nets->predict_net.external_output(2), "class_nms");
-    if (arch() == "mask_rcnn") EXPECT_EQ(nets->predict_net.external_output(3), "mask_fcn_probs");
-    if (arch() == "panoptic_fpn") EXPECT_EQ(nets->predict_net.external_output(5), "sem_seg");
+    if (arch() == "mask_rcnn") {
+      EXPECT_EQ(nets->predict_net.external_output(3), "mask_fcn_probs");
+    }
+    if (arch() == "panoptic_fpn") {
+      EXPECT_EQ(nets->predict_net.external_output(5), "sem_seg");
+    }
     if (arch() == "keypoint_rcnn") {
       EXPECT_EQ(nets->predict_net.external_output(3), "kps_score");
       EXPECT_GT(types["PadImage"], 0);  // the heatmaps' exact bilinear upsampling

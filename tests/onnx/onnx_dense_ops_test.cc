@@ -270,7 +270,8 @@ TEST(OnnxDenseOpsTest, UpsampleBilinearMatchesLibTorchInOnnxRuntime) {
     auto [got, expected] = RunBoth(*lowered, specs, {at::randn({5, 3, 9, 17})});
     ASSERT_EQ(got.size(), 3u);
     for (size_t i = 0; i < 3; ++i) {
-      if (got[i].sizes() == expected[i].sizes()) EXPECT_LE(MaxDiff(got[i], expected[i]), 1e-5);
+      ASSERT_EQ(got[i].sizes(), expected[i].sizes()) << "output " << i;
+      EXPECT_LE(MaxDiff(got[i], expected[i]), 1e-5) << "output " << i;
     }
   }
 }
@@ -358,7 +359,8 @@ TEST(OnnxDenseOpsTest, GroupNormMatchesLibTorchInOnnxRuntime) {
     ASSERT_TRUE(lowered.ok()) << lowered.status();
     auto [got, expected] = RunBoth(*lowered, specs, {at::randn({2, 16, 13, 7}) * 5 + 2});
     ASSERT_EQ(got.size(), 1u);
-    if (got[0].sizes() == expected[0].sizes()) EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-5);
+    ASSERT_EQ(got[0].sizes(), expected[0].sizes());
+    EXPECT_LE(MaxDiff(got[0], expected[0]), 1e-5);
   }
 }
 
