@@ -20,12 +20,6 @@ namespace d2x::onnx_format {
 namespace {
 namespace tj = torch::jit;
 
-float FloorToFloat(double t) {
-  float f = static_cast<float>(t);
-  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-  return f;
-}
-
 // batched_nms(Tensor boxes [K, 4], Tensor scores [K], Tensor idxs [K], float iou_threshold)
 //   -> int64 [M] kept indices by decreasing score.
 absl::Status LowerBatchedNms(const tj::Node& node, LoweringContext& ctx) {

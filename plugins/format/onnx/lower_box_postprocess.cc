@@ -32,12 +32,6 @@ namespace d2x::onnx_format {
 namespace {
 namespace tj = torch::jit;
 
-float FloorToFloat(double t) {
-  float f = static_cast<float>(t);
-  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-  return f;
-}
-
 // box_postprocess(Tensor class_logits, Tensor box_deltas, Tensor proposal_rois,
 //   Tensor image_sizes, float[] bbox_reg_weights, float scale_clamp, bool use_sigmoid,
 //   float score_thresh, float nms_thresh, int topk_per_image)
@@ -47,11 +41,7 @@ absl::Status LowerBoxPostprocess(const tj::Node& node, LoweringContext& ctx) {
   D2X_ASSIGN_OR_RETURN(std::string box_deltas, ctx.Name(in[1]));
   D2X_ASSIGN_OR_RETURN(std::string rois, ctx.Name(in[2]));
   D2X_ASSIGN_OR_RETURN(std::string image_sizes, ctx.Name(in[3]));
-  D2X_ASSIGN_OR_RETURN(const std::vector<double> w, ConstantDoubles(in[4], ctx));
-  if (w.size() != 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bbox_reg_weights must have 4 values, got ", w.size()));
-  }
+  D2X_ASSIGN_OR_RETURN(const std::vector<double> w, BoxRegWeights(in[4], ctx));
   D2X_ASSIGN_OR_RETURN(double scale_clamp, ctx.Double(in[5]));
   D2X_ASSIGN_OR_RETURN(bool use_sigmoid, ctx.Bool(in[6]));
   D2X_ASSIGN_OR_RETURN(double score_thresh, ctx.Double(in[7]));

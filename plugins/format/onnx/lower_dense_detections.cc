@@ -100,7 +100,7 @@ absl::Status LowerDenseDetections(const tj::Node& node, LoweringContext& ctx) {
   D2X_ASSIGN_OR_RETURN(const std::vector<int64_t> strides, ctx.Ints(in[3]));
   D2X_ASSIGN_OR_RETURN(const double offset, ctx.Double(in[4]));
   D2X_ASSIGN_OR_RETURN(const int64_t num_classes, ctx.Int(in[6]));
-  D2X_ASSIGN_OR_RETURN(const std::vector<double> weights, ConstantDoubles(in[7], ctx));
+  D2X_ASSIGN_OR_RETURN(const std::vector<double> weights, BoxRegWeights(in[7], ctx));
   D2X_ASSIGN_OR_RETURN(const double scale_clamp, ctx.Double(in[8]));
   D2X_ASSIGN_OR_RETURN(const double score_thresh, ctx.Double(in[9]));
   D2X_ASSIGN_OR_RETURN(const int64_t topk_candidates, ctx.Int(in[10]));
@@ -113,10 +113,6 @@ absl::Status LowerDenseDetections(const tj::Node& node, LoweringContext& ctx) {
         "expected the same number (> 0) of class-logit levels, box-delta levels, cell-anchor "
         "sets and strides, got ", levels, ", ", deltas.size(), ", ", cells.size(), ", ",
         strides.size()));
-  }
-  if (weights.size() != 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bbox_reg_weights must have 4 values, got ", weights.size()));
   }
   if (num_classes <= 0) return absl::InvalidArgumentError("num_classes must be positive");
 

@@ -40,13 +40,6 @@ namespace d2x::onnx_format {
 namespace {
 namespace tj = torch::jit;
 
-// The largest float <= t (core/ops/nms.cc compares the float IoU with the double threshold).
-float FloorToFloat(double t) {
-  float f = static_cast<float>(t);
-  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-  return f;
-}
-
 struct Decoded {
   std::string boxes;   // [N, K, 4]
   std::string logits;  // [N, K]
@@ -125,11 +118,7 @@ absl::Status LowerRpnProposals(const tj::Node& node, LoweringContext& ctx) {
   D2X_ASSIGN_OR_RETURN(std::vector<int64_t> strides, ctx.Ints(in[3]));
   D2X_ASSIGN_OR_RETURN(double offset, ctx.Double(in[4]));
   D2X_ASSIGN_OR_RETURN(std::string image_sizes, ctx.Name(in[5]));
-  D2X_ASSIGN_OR_RETURN(const std::vector<double> w, ConstantDoubles(in[6], ctx));
-  if (w.size() != 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bbox_reg_weights must have 4 values, got ", w.size()));
-  }
+  D2X_ASSIGN_OR_RETURN(const std::vector<double> w, BoxRegWeights(in[6], ctx));
   D2X_ASSIGN_OR_RETURN(double scale_clamp, ctx.Double(in[7]));
   D2X_ASSIGN_OR_RETURN(double nms_thresh, ctx.Double(in[8]));
   D2X_ASSIGN_OR_RETURN(int64_t pre_nms_topk, ctx.Int(in[9]));

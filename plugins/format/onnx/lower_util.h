@@ -4,6 +4,8 @@
 
 #include <torch/csrc/jit/ir/ir.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -183,6 +185,25 @@ inline absl::StatusOr<std::vector<double>> ConstantDoubles(const torch::jit::Val
   if (iv.has_value() && iv->isDoubleList()) return iv->toDoubleVector();
   return absl::InvalidArgumentError(absl::StrCat("onnx: value %", value->debugName(),
                                                  " must be a constant float list"));
+}
+
+// The 4 bbox_reg_weights of a box-decoding op (a constant float list).
+inline absl::StatusOr<std::vector<double>> BoxRegWeights(const torch::jit::Value* value,
+                                                         const LoweringContext& ctx) {
+  D2X_ASSIGN_OR_RETURN(std::vector<double> w, ConstantDoubles(value, ctx));
+  if (w.size() != 4) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bbox_reg_weights must have 4 values, got ", w.size()));
+  }
+  return w;
+}
+
+// The largest float <= t: NonMaxSuppression compares float IoUs with a float threshold, while
+// core/ops/nms.cc compares the float IoU with the double threshold.
+inline float FloorToFloat(double t) {
+  float f = static_cast<float>(t);
+  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
 }
 
 // The lowerings of the R-CNN post-processing ops (one lower_<op>.cc each).
