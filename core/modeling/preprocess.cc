@@ -47,6 +47,17 @@ absl::StatusOr<structures::ImageList> PreprocessImages(const std::vector<at::Ten
   return structures::ImageList::FromTensors(normalized, size_divisibility, 0.0, square_size);
 }
 
+absl::StatusOr<structures::ImageList> PreprocessImages(const std::vector<ImageInput>& batch,
+                                                       const std::vector<double>& pixel_mean,
+                                                       const std::vector<double>& pixel_std,
+                                                       int64_t size_divisibility,
+                                                       int64_t square_size) {
+  std::vector<at::Tensor> images;
+  images.reserve(batch.size());
+  for (const ImageInput& input : batch) images.push_back(input.image);
+  return PreprocessImages(images, pixel_mean, pixel_std, size_divisibility, square_size);
+}
+
 structures::ImageSize ResizeShortestEdgeOutputShape(int64_t height, int64_t width,
                                                     int64_t short_edge_length, int64_t max_size) {
   const double h = static_cast<double>(height);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/model.h"
 #include "core/structures/image_list.h"
 
 namespace d2x::modeling {
@@ -17,6 +18,13 @@ namespace d2x::modeling {
 // (image - pixel_mean) / pixel_std with mean/std as float32 [C, 1, 1] tensors (MODEL.PIXEL_MEAN /
 // PIXEL_STD), then ImageList.from_tensors(size_divisibility, pad 0, square_size).
 absl::StatusOr<structures::ImageList> PreprocessImages(const std::vector<at::Tensor>& images,
+                                                       const std::vector<double>& pixel_mean,
+                                                       const std::vector<double>& pixel_std,
+                                                       int64_t size_divisibility,
+                                                       int64_t square_size = 0);
+
+// The same for the images of a batch of model inputs (ImageInput::image).
+absl::StatusOr<structures::ImageList> PreprocessImages(const std::vector<ImageInput>& batch,
                                                        const std::vector<double>& pixel_mean,
                                                        const std::vector<double>& pixel_std,
                                                        int64_t size_divisibility,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/modeling/box2box_transform.h"
+#include "core/modeling/module_state.h"
 #include "core/ops/box_math.h"
 
 namespace d2x::rcnn {
@@ -47,7 +48,7 @@ at::Tensor FastRcnnConvFcHead::Forward(const at::Tensor& input) const {
 
 void FastRcnnConvFcHead::CollectState(const std::string& prefix, NamedTensors* out) const {
   for (size_t k = 0; k < convs_.size(); ++k) {
-    CollectModuleState(absl::StrCat(prefix, "conv", k + 1, "."), *convs_[k], out);
+    modeling::CollectModuleState(absl::StrCat(prefix, "conv", k + 1, "."), *convs_[k], out);
   }
   for (size_t k = 0; k < fcs_.size(); ++k) {
     fcs_[k].CollectState(absl::StrCat(prefix, "fc", k + 1, "."), out);

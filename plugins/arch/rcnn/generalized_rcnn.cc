@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/modeling/module_state.h"
 #include "core/modeling/preprocess.h"
 #include "core/structures/postprocess.h"
 #include "core/util/status_macros.h"
@@ -105,18 +106,15 @@ absl::StatusOr<std::unique_ptr<GeneralizedRcnn>> GeneralizedRcnn::Create(
 
 std::vector<std::pair<std::string, at::Tensor>> GeneralizedRcnn::StateDict() {
   NamedTensors out;
-  CollectModuleState("backbone.", *backbone_, &out);
-  CollectModuleState("proposal_generator.", *rpn_, &out);
+  modeling::CollectModuleState("backbone.", *backbone_, &out);
+  modeling::CollectModuleState("proposal_generator.", *rpn_, &out);
   roi_heads_.CollectState("roi_heads.", &out);
   return out;
 }
 
 absl::StatusOr<structures::ImageList> GeneralizedRcnn::Preprocess(
     const std::vector<ImageInput>& batch) const {
-  std::vector<at::Tensor> images;
-  images.reserve(batch.size());
-  for (const ImageInput& input : batch) images.push_back(input.image);
-  return modeling::PreprocessImages(images, options_.pixel_mean, options_.pixel_std,
+  return modeling::PreprocessImages(batch, options_.pixel_mean, options_.pixel_std,
                                     backbone_->size_divisibility(), backbone_->square_pad());
 }
 

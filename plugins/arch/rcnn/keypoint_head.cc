@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/modeling/module_state.h"
 #include "core/ops/detection_ops.h"
 
 namespace d2x::rcnn {
@@ -37,7 +38,7 @@ at::Tensor KrcnnConvDeconvUpsampleHead::Forward(const at::Tensor& input) const {
 void KrcnnConvDeconvUpsampleHead::CollectState(const std::string& prefix,
                                                NamedTensors* out) const {
   for (size_t k = 0; k < convs_.size(); ++k) {
-    CollectModuleState(absl::StrCat(prefix, "conv_fcn", k + 1, "."), *convs_[k], out);
+    modeling::CollectModuleState(absl::StrCat(prefix, "conv_fcn", k + 1, "."), *convs_[k], out);
   }
   score_lowres_.CollectState(prefix + "score_lowres.", out);
 }

@@ -25,16 +25,6 @@ absl::StatusOr<std::shared_ptr<modeling::Conv2d>> MakeConv2d(int64_t in_channels
   return modeling::Conv2d::Create(options);
 }
 
-void CollectModuleState(const std::string& prefix, const torch::nn::Module& module,
-                        NamedTensors* out) {
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    out->emplace_back(prefix + item.key(), item.value());
-  }
-  for (const auto& item : module.named_buffers(/*recurse=*/true)) {
-    out->emplace_back(prefix + item.key(), item.value());
-  }
-}
-
 ConvTranspose2d ConvTranspose2d::Create(int64_t in_channels, int64_t out_channels,
                                         int64_t kernel_size, int64_t stride, int64_t padding) {
   ConvTranspose2d conv;

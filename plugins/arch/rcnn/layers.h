@@ -31,10 +31,6 @@ absl::StatusOr<std::shared_ptr<modeling::Conv2d>> MakeConv2d(int64_t in_channels
                                                               int64_t kernel_size, int64_t padding,
                                                               const std::string& norm, bool relu);
 
-// Appends a module's parameters, then its buffers, recursively, as `prefix` + dotted name.
-void CollectModuleState(const std::string& prefix, const torch::nn::Module& module,
-                        NamedTensors* out);
-
 // nn.ConvTranspose2d (groups 1, dilation 1, output_padding 0).
 class ConvTranspose2d {
  public:

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/modeling/module_state.h"
 #include "core/ops/detection_ops.h"
 
 namespace d2x::rcnn {
@@ -41,10 +42,10 @@ at::Tensor MaskRcnnConvUpsampleHead::Forward(const at::Tensor& input) const {
 
 void MaskRcnnConvUpsampleHead::CollectState(const std::string& prefix, NamedTensors* out) const {
   for (size_t k = 0; k < convs_.size(); ++k) {
-    CollectModuleState(absl::StrCat(prefix, "mask_fcn", k + 1, "."), *convs_[k], out);
+    modeling::CollectModuleState(absl::StrCat(prefix, "mask_fcn", k + 1, "."), *convs_[k], out);
   }
   deconv_.CollectState(prefix + "deconv.", out);
-  CollectModuleState(prefix + "predictor.", *predictor_, out);
+  modeling::CollectModuleState(prefix + "predictor.", *predictor_, out);
 }
 
 at::Tensor MaskRcnnInference(const at::Tensor& logits, const at::Tensor& classes) {

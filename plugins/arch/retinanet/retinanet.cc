@@ -9,24 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/modeling/module_state.h"
 #include "core/modeling/preprocess.h"
 #include "core/structures/postprocess.h"
 #include "core/util/status_macros.h"
 
 namespace d2x::retinanet {
-namespace {
-
-void AppendModuleState(const std::string& prefix, const torch::nn::Module& module,
-                       std::vector<std::pair<std::string, at::Tensor>>* out) {
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    out->emplace_back(prefix + item.key(), item.value());
-  }
-  for (const auto& item : module.named_buffers(/*recurse=*/true)) {
-    out->emplace_back(prefix + item.key(), item.value());
-  }
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<RetinaNet>> RetinaNet::Create(const RetinaNetOptions& options) {
   if (options.pixel_mean.size() != options.pixel_std.size() || options.pixel_mean.empty()) {
@@ -106,17 +94,14 @@ absl::StatusOr<std::unique_ptr<RetinaNet>> RetinaNet::Create(const RetinaNetOpti
 
 std::vector<std::pair<std::string, at::Tensor>> RetinaNet::StateDict() {
   std::vector<std::pair<std::string, at::Tensor>> out;
-  AppendModuleState("backbone.", *backbone_, &out);
-  AppendModuleState("head.", *head_, &out);
+  modeling::CollectModuleState("backbone.", *backbone_, &out);
+  modeling::CollectModuleState("head.", *head_, &out);
   return out;
 }
 
 absl::StatusOr<structures::ImageList> RetinaNet::Preprocess(
     const std::vector<ImageInput>& batch) const {
-  std::vector<at::Tensor> images;
-  images.reserve(batch.size());
-  for (const ImageInput& input : batch) images.push_back(input.image);
-  return modeling::PreprocessImages(images, options_.pixel_mean, options_.pixel_std,
+  return modeling::PreprocessImages(batch, options_.pixel_mean, options_.pixel_std,
                                     backbone_->size_divisibility(), backbone_->square_pad());
 }
 
