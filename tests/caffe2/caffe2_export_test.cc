@@ -20,7 +20,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/export/artifact.h"
 #include "core/export/export_pipeline.h"
-#include "core/io/image.h"
 #include "core/plugin/registry.h"
 #include "core/testing/fixtures.h"
 #include "core/verify/compare.h"
@@ -33,11 +32,14 @@
 #include "plugins/format/caffe2/caffe2_format.h"
 #include "plugins/format/caffe2/net_io.h"
 #include "plugins/format/caffe2/onnx_caffe2.h"
+#include "tests/export/export_test_util.h"
 #include "tests/parity/parity_util.h"
 
 namespace d2x::caffe2_format {
 namespace {
 namespace fs = std::filesystem;
+using export_test::FixtureInput;
+using export_test::TempDir;
 
 const plugin::Registry& TestRegistry() {
   static const plugin::Registry* registry = [] {
@@ -65,15 +67,6 @@ const plugin::Registry& TestRegistry() {
     return r;
   }();
   return *registry;
-}
-
-std::string TempDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  return dir;
 }
 
 absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& arch) {
@@ -109,16 +102,6 @@ exporting::ExportSession& Session(const std::string& arch) {
     it = sessions->emplace(arch, *std::move(session)).first;
   }
   return *it->second;
-}
-
-ImageInput FixtureInput(const std::string& arch, const std::string& key) {
-  absl::StatusOr<std::string> path = testing::FixturePath(arch, "input_" + key + ".png");
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  input.image = image->to(at::kFloat);
-  return input;
 }
 
 std::string ReadFile(const fs::path& path) {
@@ -256,13 +239,7 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
   }
 
   // A batch of 3 (detectron2's Caffe2Model takes one image), one with a requested output size.
-  ImageInput small = FixtureInput(arch(), "200x296");
-  ImageInput large = FixtureInput(arch(), "256x320");
-  ImageInput mirrored;
-  mirrored.image = small.image.flip({2}).contiguous();
-  mirrored.height = 300;
-  mirrored.width = 444;
-  const std::vector<ImageInput> batch = {small, large, mirrored};
+  const std::vector<ImageInput> batch = export_test::MixedBatchOfThree(arch());
   absl::StatusOr<std::vector<ImageResult>> exported = (*artifact)->Predict(batch);
   ASSERT_TRUE(exported.ok()) << exported.status();
   absl::StatusOr<std::vector<ImageResult>> eager = session.model().model->Inference(batch);
@@ -277,7 +254,7 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
   ImageInput blank;
   blank.image = at::full({3, 64, 96}, 114.0f);
   for (const auto& [name, edge] : std::vector<std::pair<std::string, std::vector<ImageInput>>>{
-           {"blank 64x96", {blank}}, {"[blank, small]", {blank, small}}}) {
+           {"blank 64x96", {blank}}, {"[blank, small]", {blank, batch[0]}}}) {
     absl::StatusOr<std::vector<ImageResult>> x = (*artifact)->Predict(edge);
     ASSERT_TRUE(x.ok()) << name << ": " << x.status();
     absl::StatusOr<std::vector<ImageResult>> e = session.model().model->Inference(edge);

@@ -112,13 +112,7 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
 
   // A batch of 3 in another order, one image with a requested output size (as when the input was
   // resized): equal to the eager model on the same batch.
-  ImageInput small = FixtureInput(arch(), "200x296");
-  ImageInput large = FixtureInput(arch(), "256x320");
-  ImageInput mirrored;
-  mirrored.image = small.image.flip({2}).contiguous();
-  mirrored.height = 300;
-  mirrored.width = 444;
-  const std::vector<ImageInput> batch = {small, large, mirrored};
+  const std::vector<ImageInput> batch = MixedBatchOfThree(arch());
   absl::StatusOr<std::vector<ImageResult>> exported = (*artifact)->Predict(batch);
   ASSERT_TRUE(exported.ok()) << exported.status();
   absl::StatusOr<std::vector<ImageResult>> eager = session.model().model->Inference(batch);
@@ -130,8 +124,8 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
   EXPECT_EQ((*exported)[2].instances.image_width, 444);
 
   // Edge cases: a tiny odd-sized crop and a constant image (few or no detections).
-  ImageInput tiny;
-  tiny.image = large.image.slice(1, 40, 73).slice(2, 100, 147).contiguous();  // 33x47
+  ImageInput tiny;  // 33x47 of the 256x320 image
+  tiny.image = batch[1].image.slice(1, 40, 73).slice(2, 100, 147).contiguous();
   ImageInput blank;
   blank.image = at::full({3, 64, 96}, 114.0f);
   for (const auto& [name, edge] : std::vector<std::pair<std::string, std::vector<ImageInput>>>{

@@ -76,6 +76,16 @@ ImageInput FixtureInput(const std::string& arch, const std::string& key) {
   return PngInput(testing::FixturePath(arch, "input_" + key + ".png"));
 }
 
+std::vector<ImageInput> MixedBatchOfThree(const std::string& arch) {
+  ImageInput small = FixtureInput(arch, "200x296");
+  ImageInput large = FixtureInput(arch, "256x320");
+  ImageInput mirrored;
+  mirrored.image = small.image.flip({2}).contiguous();
+  mirrored.height = 300;
+  mirrored.width = 444;
+  return {small, large, mirrored};
+}
+
 std::string TempDir(const std::string& name) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name);

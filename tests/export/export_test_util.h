@@ -31,6 +31,10 @@ ImageInput PngInput(const absl::StatusOr<std::string>& path);
 // <fixtures>/<arch>/input_<key>.png as PngInput.
 ImageInput FixtureInput(const std::string& arch, const std::string& key);
 
+// The batch-of-3 check of the export tests: the fixture's 200x296 and 256x320 images and the
+// 200x296 image mirrored with a requested output size of 300x444 (as when the input was resized).
+std::vector<ImageInput> MixedBatchOfThree(const std::string& arch);
+
 // A fresh directory under $TEST_TMPDIR.
 std::string TempDir(const std::string& name);
 
