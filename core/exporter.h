@@ -17,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,10 @@ class Session {
   // with another native interface (e.g. a scripted module taking a list of images) adapts it,
   // so verification exercises that interface.
   virtual absl::StatusOr<std::vector<at::Tensor>> Run(const std::vector<at::Tensor>& inputs) = 0;
+  // Seconds the last Run spent inside the runtime itself when the runtime reports it (e.g. ONNX
+  // Runtime's session.run), excluding I/O marshalling; nullopt for runtimes that do not report
+  // it, before the first Run and after a failed one.
+  virtual std::optional<double> last_runtime_seconds() const { return std::nullopt; }
 };
 
 class Runner {

@@ -6,8 +6,10 @@
 #include <onnx/onnx_pb.h>
 #include <torch/script.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/export/manifest.h"
 #include "core/exporter.h"
@@ -150,14 +152,23 @@ TEST(OnnxExporterTest, ExportsLoadsAndRunsAtOtherSizesAndBatches) {
   WriteManifest(dir, *exported.info);
   absl::StatusOr<std::unique_ptr<Session>> session = OnnxRunner().Load(dir);
   ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ((*session)->last_runtime_seconds(), std::nullopt) << "before the first Run";
   torch::manual_seed(1);
   // The sample size, another size, batch 2: several runs through one server process.
   for (const std::vector<at::Tensor>& inputs :
        {Inputs(1, 32, 48), Inputs(1, 40, 26), Inputs(2, 18, 64)}) {
     absl::StatusOr<std::vector<at::Tensor>> expected = trace::RunModule(exported.traced, inputs);
     ASSERT_TRUE(expected.ok()) << expected.status();
+    const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::vector<at::Tensor>> got = (*session)->Run(inputs);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ASSERT_TRUE(got.ok()) << got.status();
+    // ONNX Runtime's own session.run time: reported, positive, and part of Run's wall time.
+    const std::optional<double> runtime = (*session)->last_runtime_seconds();
+    ASSERT_TRUE(runtime.has_value());
+    EXPECT_GT(*runtime, 0.0);
+    EXPECT_LE(*runtime, wall);
     ASSERT_EQ(got->size(), 2u);
     for (size_t i = 0; i < 2; ++i) {
       ASSERT_EQ((*got)[i].sizes(), (*expected)[i].sizes()) << "output " << i;
@@ -166,6 +177,7 @@ TEST(OnnxExporterTest, ExportsLoadsAndRunsAtOtherSizesAndBatches) {
   }
   // Wrong input count: an error, and the server still works afterwards.
   EXPECT_FALSE((*session)->Run({at::zeros({1, 3, 8, 8})}).ok());
+  EXPECT_EQ((*session)->last_runtime_seconds(), std::nullopt) << "after a failed Run";
   absl::StatusOr<std::vector<at::Tensor>> again = (*session)->Run(Inputs(1, 16, 16));
   EXPECT_TRUE(again.ok()) << again.status();
   // An ORT error (wrong channel count) is reported, not fatal.
@@ -174,6 +186,7 @@ TEST(OnnxExporterTest, ExportsLoadsAndRunsAtOtherSizesAndBatches) {
   absl::StatusOr<std::vector<at::Tensor>> failed = (*session)->Run(bad);
   ASSERT_FALSE(failed.ok());
   EXPECT_THAT(failed.status().message(), HasSubstr("images"));
+  EXPECT_EQ((*session)->last_runtime_seconds(), std::nullopt) << "after an ORT error";
   EXPECT_TRUE((*session)->Run(Inputs(1, 16, 16)).ok());
 }
 
