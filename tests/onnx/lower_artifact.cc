@@ -3,6 +3,10 @@
 //   lower_artifact MODEL.ts [OUT.onnx] [OPSET] [ORT_RUN_JS]
 // A development tool for the ONNX format (issue 7); inputs follow the detector I/O contract
 // (images [N, 3, H, W] float32, image_sizes / output_sizes [N, 2] int64, N/H/W dynamic).
+// A graph loaded from disk has no tensor types (a graph traced in-process has them), and the
+// lowerings need the dtypes (graph outputs, scalar operands) and some static sizes: the module is
+// first run once in LibTorch on one 64x64 image and every tensor value gets the type of the
+// tensor it held.
 // When some op has no lowering, it lists every unlowered op kind, then lowers the *prefix* of the
 // graph that ends at the first unlowered node (its tensor inputs become the outputs), writes it
 // to OUT.onnx and, given ORT_RUN_JS, runs it in ONNX Runtime on a batch of 2 images of another
@@ -14,12 +18,64 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "plugins/format/onnx/lowering.h"
 #include "plugins/format/onnx/ort_node_runner.h"
 
 namespace of = d2x::onnx_format;
 namespace tj = torch::jit;
+
+namespace {
+
+// The tensor values of a graph's top-level block: its inputs, then every node's outputs in order.
+std::vector<tj::Value*> TensorValues(tj::Graph& graph) {
+  std::vector<tj::Value*> values;
+  auto add = [&](tj::Value* v) {
+    if (v->type()->kind() == c10::TypeKind::TensorType) values.push_back(v);
+  };
+  for (tj::Value* v : graph.inputs()) add(v);
+  for (tj::Node* node : graph.nodes()) {
+    for (tj::Value* v : node->outputs()) add(v);
+  }
+  return values;
+}
+
+// Runs `graph` (a method of `module`) on `inputs` with every tensor value as an extra output
+// and sets each value's type to the complete type (dtype, sizes, strides) of the tensor it held.
+// Returns "" or the error.
+std::string TypeValuesFromRun(const tj::Module& module, const std::shared_ptr<tj::Graph>& graph,
+                              const std::vector<at::Tensor>& inputs) {
+  std::shared_ptr<tj::Graph> probe = graph->copy();
+  const std::vector<tj::Value*> values = TensorValues(*graph);
+  const std::vector<tj::Value*> probe_values = TensorValues(*probe);
+  if (values.size() != probe_values.size()) return "the graph's copy differs from the graph";
+  while (!probe->outputs().empty()) probe->eraseOutput(0);
+  {
+    tj::WithInsertPoint guard(probe->return_node());
+    tj::Node* tuple = probe->insertNode(probe->createTuple(probe_values));
+    probe->registerOutput(tuple->output());
+  }
+  std::vector<at::Tensor> held;
+  try {
+    c10::NoGradGuard no_grad;
+    tj::GraphFunction fn("probe", probe, nullptr);
+    std::vector<c10::IValue> stack = {module._ivalue()};
+    stack.insert(stack.end(), inputs.begin(), inputs.end());
+    fn.run(stack);
+    for (const c10::IValue& v : stack.at(0).toTupleRef().elements()) held.push_back(v.toTensor());
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  if (held.size() != values.size()) return "the run returned another number of values";
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i]->setType(c10::TensorType::create(held[i]));
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -40,6 +96,17 @@ int main(int argc, char** argv) {
                     {"image_sizes", onnx::TensorProto::INT64, {1, 2}, {"N", ""}},
                     {"output_sizes", onnx::TensorProto::INT64, {1, 2}, {"N", ""}}};
   std::shared_ptr<tj::Graph> graph = module.get_method("forward").graph();
+  {
+    torch::manual_seed(0);
+    const at::Tensor sizes = at::tensor({64, 64}, at::kLong).view({1, 2});
+    const std::string error =
+        TypeValuesFromRun(module, graph, {at::rand({1, 3, 64, 64}) * 255, sizes, sizes.clone()});
+    if (!error.empty()) {
+      std::cerr << "running " << argv[1] << " in LibTorch on a 64x64 image for the value types: "
+                << error << "\n";
+      return 1;
+    }
+  }
   absl::StatusOr<onnx::ModelProto> model = of::LowerGraph(*graph, options);
   if (model.ok()) {
     if (argc > 2) std::ofstream(argv[2], std::ios::binary) << model->SerializeAsString();
