@@ -44,7 +44,8 @@ double Agreement(const at::Tensor& a, const at::Tensor& b) {
   return (a == b).to(at::kDouble).mean().item<double>();
 }
 
-DenseComparison CompareDense(const ImageResult& e, const ImageResult& a) {
+DenseComparison CompareDense(const ImageResult& e, const ImageResult& a,
+                             const MatchOptions& options) {
   DenseComparison d;
   if (!e.sem_seg.defined() && !e.panoptic_seg.defined()) return d;
   d.compared = true;
@@ -58,25 +59,8 @@ DenseComparison CompareDense(const ImageResult& e, const ImageResult& a) {
     d.fields.push_back(DiffField("sem_seg", e.sem_seg, a.sem_seg));
   }
   if (e.panoptic_seg.defined()) {
-    if (!a.panoptic_seg.defined() || a.panoptic_seg.sizes() != e.panoptic_seg.sizes()) {
-      d.panoptic_pixel_agreement = 0.0;
-      d.problem = "panoptic_seg missing or of another shape";
-    } else {
-      d.panoptic_pixel_agreement = Agreement(e.panoptic_seg, a.panoptic_seg);
-    }
+    d.segments = MatchSegments(e, a, options);
     d.fields.push_back(DiffField("panoptic_seg", e.panoptic_seg, a.panoptic_seg));
-    d.segments_match = e.segments_info.size() == a.segments_info.size();
-    for (size_t k = 0; d.segments_match && k < e.segments_info.size(); ++k) {
-      const PanopticSegment& x = e.segments_info[k];
-      const PanopticSegment& y = a.segments_info[k];
-      d.segments_match = x.id == y.id && x.category_id == y.category_id &&
-                         x.isthing == y.isthing && x.area == y.area &&
-                         x.instance_id == y.instance_id;
-    }
-    if (!d.segments_match) {
-      d.problem = absl::StrCat("segments_info differs (", e.segments_info.size(), " expected, ",
-                               a.segments_info.size(), " actual segments)");
-    }
   }
   return d;
 }
@@ -109,12 +93,13 @@ std::string BatchComparison::Summary() const {
                       " but expected ", c.expected_height, "x", c.expected_width);
     }
     if (c.dense.compared) {
-      absl::StrAppendFormat(&s,
-                            "\n    semantic argmax agreement %.4f, panoptic pixel agreement %.4f, "
-                            "segments %s",
-                            c.dense.sem_seg_argmax_agreement, c.dense.panoptic_pixel_agreement,
-                            c.dense.segments_match ? "equal" : "DIFFER");
+      absl::StrAppendFormat(&s, "\n    semantic argmax agreement %.4f",
+                            c.dense.sem_seg_argmax_agreement);
       if (!c.dense.problem.empty()) absl::StrAppend(&s, " (", c.dense.problem, ")");
+      if (c.dense.segments.num_expected + c.dense.segments.num_actual > 0 ||
+          !c.dense.segments.problems.empty()) {
+        absl::StrAppend(&s, "\n    ", c.dense.segments.Summary());
+      }
     }
     std::vector<FieldDiff> all = c.fields;
     all.insert(all.end(), c.dense.fields.begin(), c.dense.fields.end());
@@ -150,8 +135,19 @@ nlohmann::json BatchComparison::ToJson() const {
     if (m.compared_keypoints) image["max_keypoint_dist_px"] = m.max_keypoint_dist;
     if (c.dense.compared) {
       image["sem_seg_argmax_agreement"] = c.dense.sem_seg_argmax_agreement;
-      image["panoptic_pixel_agreement"] = c.dense.panoptic_pixel_agreement;
-      image["segments_match"] = c.dense.segments_match;
+      const SegmentMatchReport& seg = c.dense.segments;
+      image["panoptic_pixel_agreement"] = seg.pixel_agreement;
+      image["segments"] = {{"ok", seg.ok},
+                           {"identical", seg.identical},
+                           {"num_expected", seg.num_expected},
+                           {"num_actual", seg.num_actual},
+                           {"num_agreeing", seg.num_agreeing},
+                           {"agreeing_fraction", seg.fraction},
+                           {"min_region_iou", seg.min_region_iou}};
+      if (!seg.problems.empty()) {
+        image["segments"]["problems"] = std::vector<std::string>(
+            seg.problems.begin(), seg.problems.begin() + std::min<size_t>(seg.problems.size(), 20));
+      }
     }
     nlohmann::json fields = nlohmann::json::object();
     std::vector<FieldDiff> all = c.fields;
@@ -203,13 +199,12 @@ BatchComparison CompareResults(const std::string& name, const std::vector<ImageR
         }
         c.fields.push_back(DiffField(field, tensor, it->second));
       }
-      c.dense = CompareDense(expected[i], actual[i]);
+      c.dense = CompareDense(expected[i], actual[i], options);
       c.ok = c.match.ok && c.expected_height == c.actual_height &&
              c.expected_width == c.actual_width;
       if (c.dense.compared) {
-        c.ok = c.ok && c.dense.segments_match &&
-               c.dense.sem_seg_argmax_agreement >= options.min_fraction &&
-               c.dense.panoptic_pixel_agreement >= options.min_fraction;
+        c.ok = c.ok && c.dense.sem_seg_argmax_agreement >= options.min_fraction &&
+               (!expected[i].panoptic_seg.defined() || c.dense.segments.ok);
       }
       out.ok = out.ok && c.ok;
       out.images.push_back(std::move(c));

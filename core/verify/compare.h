@@ -9,6 +9,7 @@
 
 #include "core/model.h"
 #include "core/verify/detection_match.h"
+#include "core/verify/panoptic_match.h"
 #include "nlohmann/json.hpp"
 
 namespace d2x::verify {
@@ -24,8 +25,7 @@ struct FieldDiff {
 struct DenseComparison {
   bool compared = false;
   double sem_seg_argmax_agreement = 1.0;  // fraction of pixels with the same argmax class
-  double panoptic_pixel_agreement = 1.0;  // fraction of pixels with the same segment id
-  bool segments_match = true;  // same segments: id, category, isthing, area, instance
+  SegmentMatchReport segments;  // panoptic_seg + segments_info (panoptic_match.h)
   std::vector<FieldDiff> fields;  // sem_seg, panoptic_seg
   std::string problem;
 };
@@ -36,8 +36,8 @@ struct ImageComparison {
   MatchReport match;
   std::vector<FieldDiff> fields;
   DenseComparison dense;
-  // Same output size, the detections agree and (panoptic models) >= min_fraction of the pixels
-  // agree with the same segments.
+  // Same output size, the detections agree, (semantic models) >= min_fraction of the pixels have
+  // the same argmax class and (panoptic models) the segments agree (panoptic_match.h).
   bool ok = false;
 };
 

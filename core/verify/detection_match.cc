@@ -17,8 +17,16 @@ at::Tensor Field(const Instances& instances, const std::string& name) {
   return it == instances.fields.end() ? at::Tensor() : it->second;
 }
 
-// Pairwise IoU in double, [N, M].
-at::Tensor PairwiseIouDouble(const at::Tensor& a_in, const at::Tensor& b_in) {
+double MaskIou(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor ma = a.to(at::kBool), mb = b.to(at::kBool);
+  const double inter = (ma & mb).sum().item<double>();
+  const double uni = (ma | mb).sum().item<double>();
+  return uni > 0 ? inter / uni : 1.0;
+}
+
+}  // namespace
+
+at::Tensor PairwiseBoxIou(const at::Tensor& a_in, const at::Tensor& b_in) {
   at::Tensor a = a_in.to(at::kDouble), b = b_in.to(at::kDouble);
   at::Tensor area_a = (a.select(1, 2) - a.select(1, 0)) * (a.select(1, 3) - a.select(1, 1));
   at::Tensor area_b = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
@@ -29,15 +37,6 @@ at::Tensor PairwiseIouDouble(const at::Tensor& a_in, const at::Tensor& b_in) {
   at::Tensor uni = area_a.unsqueeze(1) + area_b.unsqueeze(0) - inter;
   return at::where(uni > 0, inter / uni, at::zeros_like(inter));
 }
-
-double MaskIou(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor ma = a.to(at::kBool), mb = b.to(at::kBool);
-  const double inter = (ma & mb).sum().item<double>();
-  const double uni = (ma | mb).sum().item<double>();
-  return uni > 0 ? inter / uni : 1.0;
-}
-
-}  // namespace
 
 DetectionSet FromInstances(const Instances& instances) {
   DetectionSet set;
@@ -80,7 +79,7 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
     return report;
   }
 
-  at::Tensor iou = (n > 0 && m > 0) ? PairwiseIouDouble(expected.boxes, actual.boxes).contiguous()
+  at::Tensor iou = (n > 0 && m > 0) ? PairwiseBoxIou(expected.boxes, actual.boxes).contiguous()
                                     : at::zeros({n, m}, at::kDouble);
   at::Tensor e_cls = expected.classes.to(at::kLong).contiguous();
   at::Tensor a_cls = m > 0 ? actual.classes.to(at::kLong).contiguous() : at::zeros({0}, at::kLong);

@@ -31,6 +31,10 @@ struct DetectionSet {
   int64_t size() const { return boxes.defined() ? boxes.size(0) : 0; }
 };
 
+// IoU of every XYXY box of `a` [N, 4] with every box of `b` [M, 4], computed in double: [N, M]
+// (0 where the union is empty).
+at::Tensor PairwiseBoxIou(const at::Tensor& a, const at::Tensor& b);
+
 // pred_boxes / scores / pred_classes / pred_masks / pred_keypoints of an Instances.
 DetectionSet FromInstances(const Instances& instances);
 
