@@ -145,11 +145,21 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
       report.agreeing_min_mask_iou = std::min(report.agreeing_min_mask_iou, mask_iou);
       report.agreeing_max_keypoint_dist = std::max(report.agreeing_max_keypoint_dist, kp_dist);
     } else {
-      report.problems.push_back(absl::StrFormat(
-          "expected #%d (class %d, score %.5f) vs actual #%d (score %.5f): box IoU %.6f, "
-          "|score delta| %.3g, mask IoU %.6f, keypoint dist %.4g px",
-          i, e_cls_p[i], e_score_p[i], best, a_score_p[best], best_iou, score_delta, mask_iou,
-          kp_dist));
+      // The expected box's size tells sub-pixel boxes (whose IoU is dominated by float
+      // rounding of their coordinates) apart; mask sizes likewise for tiny masks.
+      const at::Tensor box = expected.boxes[i].to(at::kDouble);
+      std::string line = absl::StrFormat(
+          "expected #%d (class %d, score %.5f, box %.4gx%.4g px) vs actual #%d (score %.5f): "
+          "box IoU %.6f, |score delta| %.3g",
+          i, e_cls_p[i], e_score_p[i], (box[2] - box[0]).item<double>(),
+          (box[3] - box[1]).item<double>(), best, a_score_p[best], best_iou, score_delta);
+      if (with_masks) {
+        absl::StrAppendFormat(&line, ", mask IoU %.6f (%d / %d px)", mask_iou,
+                              expected.masks[i].to(at::kBool).sum().item<int64_t>(),
+                              actual.masks[best].to(at::kBool).sum().item<int64_t>());
+      }
+      if (with_keypoints) absl::StrAppendFormat(&line, ", keypoint dist %.4g px", kp_dist);
+      report.problems.push_back(line);
     }
   }
   for (int64_t j = 0; j < m; ++j) {

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
 #include "core/testing/fixtures.h"
@@ -77,6 +80,45 @@ verify::DetectionSet FixtureDetections(const std::string& arch, const std::strin
     if (has(key + ".pred_keypoints")) set.keypoints = Fixture(arch, key + ".pred_keypoints");
   }
   return set;
+}
+
+ImageResult FixturePanopticResult(const std::string& arch, const std::string& key) {
+  ImageResult r;
+  const verify::DetectionSet d = FixtureDetections(arch, key);
+  const std::array<int64_t, 2> size = ImageSizeOf(key);
+  r.instances.image_height = size[0];
+  r.instances.image_width = size[1];
+  r.instances.fields["pred_boxes"] = d.boxes;
+  r.instances.fields["scores"] = d.scores;
+  r.instances.fields["pred_classes"] = d.classes;
+  if (d.masks.defined()) r.instances.fields["pred_masks"] = d.masks;
+  r.panoptic_seg = Fixture(arch, key + ".panoptic_seg");
+  absl::StatusOr<std::string> path = testing::FixturePath(arch, key + ".segments_info.json");
+  if (!path.ok() || !r.panoptic_seg.defined()) {
+    ADD_FAILURE() << (path.ok() ? "no panoptic_seg" : path.status().ToString());
+    return r;
+  }
+  std::ifstream in(*path);
+  const nlohmann::json segments = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!segments.is_array()) {
+    ADD_FAILURE() << *path << ": expected a JSON array of segments";
+    return r;
+  }
+  for (const nlohmann::json& s : segments) {
+    PanopticSegment seg;
+    seg.id = s.at("id").get<int32_t>();
+    seg.isthing = s.at("isthing").get<bool>();
+    seg.category_id = s.at("category_id").get<int64_t>();
+    if (seg.isthing) {
+      seg.score = s.at("score").get<float>();
+      seg.instance_id = s.at("instance_id").get<int64_t>();
+      seg.area = r.panoptic_seg.eq(seg.id).sum().item<int64_t>();
+    } else {
+      seg.area = s.at("area").get<int64_t>();
+    }
+    r.segments_info.push_back(seg);
+  }
+  return r;
 }
 
 }  // namespace d2x::parity

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model.h"
 #include "tests/parity/detection_match.h"
 
 namespace d2x::parity {
@@ -34,6 +35,11 @@ Closeness CompareTensors(const at::Tensor& actual, const at::Tensor& expected, d
 
 // The fixture's final detections for one image (+ masks / keypoints when present).
 verify::DetectionSet FixtureDetections(const std::string& arch, const std::string& key);
+
+// A panoptic fixture image as an ImageResult: instances (boxes, scores, classes, masks),
+// panoptic_seg and <key>.segments_info.json (detectron2 records no area for things: it is the
+// segment's pixel count; stuff areas are detectron2's). For verify::MatchSegments.
+ImageResult FixturePanopticResult(const std::string& arch, const std::string& key);
 
 }  // namespace d2x::parity
 

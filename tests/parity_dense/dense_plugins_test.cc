@@ -14,10 +14,10 @@
 #include "core/plugin/loader.h"
 #include "core/plugin/registry.h"
 #include "core/testing/fixtures.h"
+#include "core/verify/panoptic_match.h"
 #include "tests/parity/detection_match.h"
 #include "tests/parity/parity_util.h"
 #include "tests/parity_dense/dense_fixture_model.h"
-#include "tests/parity_dense/panoptic_match.h"
 
 namespace d2x::parity {
 namespace {
@@ -111,13 +111,11 @@ TEST(DensePluginsTest, PanopticFpnThroughPlugin) {
                                                          verify::FromInstances(r.instances));
     std::cout << "panoptic_fpn plugin " << key << " instances: " << report.Summary() << "\n";
     EXPECT_TRUE(report.ok) << report.Summary();
-    // Pixel agreement of the panoptic map against detectron2's (segments_info is compared in
-    // panoptic_parity_test).
-    at::Tensor expected = Fixture("panoptic_fpn", key + ".panoptic_seg");
-    PanopticMatch m = MatchPanoptic(expected, {}, r.panoptic_seg, {});
-    std::cout << "panoptic_fpn plugin " << key << " panoptic pixel agreement "
-              << m.pixel_agreement << ", " << r.segments_info.size() << " segments\n";
-    EXPECT_GE(m.pixel_agreement, 0.999);
+    // The panoptic map and segments against detectron2's.
+    verify::SegmentMatchReport m = verify::MatchSegments(FixturePanopticResult("panoptic_fpn", key), r);
+    std::cout << "panoptic_fpn plugin " << key << " " << m.Summary() << "\n";
+    EXPECT_TRUE(m.ok) << m.Summary();
+    EXPECT_GE(m.pixel_agreement, 0.999) << m.Summary();
   }
 }
 

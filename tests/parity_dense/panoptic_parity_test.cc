@@ -8,7 +8,6 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -16,9 +15,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/testing/fixtures.h"
+#include "core/verify/panoptic_match.h"
 #include "plugins/arch/panoptic_fpn/panoptic_combine.h"
 #include "plugins/arch/panoptic_fpn/panoptic_config.h"
 #include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
@@ -29,7 +27,6 @@
 #include "tests/parity/parity_util.h"
 #include "tests/parity_dense/dense_fixture_model.h"
 #include "tests/parity_dense/dense_parity_util.h"
-#include "tests/parity_dense/panoptic_match.h"
 
 namespace d2x::parity {
 namespace {
@@ -56,29 +53,16 @@ modeling::FeatureMap FixtureFeatures(const std::string& key) {
   return features;
 }
 
-std::vector<PanopticSegment> FixtureSegments(const std::string& key) {
-  std::vector<PanopticSegment> out;
-  absl::StatusOr<std::string> path = testing::FixturePath(kArch, key + ".segments_info.json");
-  if (!path.ok()) {
-    ADD_FAILURE() << path.status();
-    return out;
-  }
-  std::ifstream in(*path);
-  nlohmann::json j = nlohmann::json::parse(in);
-  for (const auto& s : j) {
-    PanopticSegment seg;
-    seg.id = s.at("id").get<int32_t>();
-    seg.isthing = s.at("isthing").get<bool>();
-    seg.category_id = s.at("category_id").get<int64_t>();
-    if (seg.isthing) {
-      seg.score = s.at("score").get<float>();
-      seg.instance_id = s.at("instance_id").get<int64_t>();
-    } else {
-      seg.area = s.at("area").get<int64_t>();
-    }
-    out.push_back(seg);
-  }
-  return out;
+// The panoptic map and segments of `actual` vs `expected` (core/verify's segment matching, the
+// fixtures' tolerances), strictly: every segment agrees and >= kMinPixelAgreement of the pixels.
+void ExpectSegmentsAgree(const ImageResult& expected, const ImageResult& actual,
+                         const std::string& what) {
+  verify::SegmentMatchReport m = verify::MatchSegments(expected, actual);
+  std::cout << what << " panoptic: " << m.Summary() << "\n";
+  EXPECT_TRUE(m.ok) << what << ": " << m.Summary();
+  EXPECT_EQ(m.num_agreeing, m.num_expected) << what << ": " << m.Summary();
+  EXPECT_EQ(m.num_actual, m.num_expected) << what << ": " << m.Summary();
+  EXPECT_GE(m.pixel_agreement, kMinPixelAgreement) << what << ": " << m.Summary();
 }
 
 class PanopticParityTest : public ::testing::TestWithParam<std::string> {
@@ -120,11 +104,8 @@ TEST_P(PanopticParityTest, PanopticEndToEnd) {
   ASSERT_EQ(r.panoptic_seg.scalar_type(), at::kInt);
   ASSERT_EQ(r.panoptic_seg.sizes(), at::IntArrayRef({size[0], size[1]}));
   ASSERT_EQ(r.sem_seg.sizes(), at::IntArrayRef({54, size[0], size[1]}));
-  PanopticMatch m = MatchPanoptic(Fixture(kArch, key() + ".panoptic_seg"), FixtureSegments(key()),
-                                  r.panoptic_seg, r.segments_info);
-  std::cout << "panoptic_fpn " << key() << " panoptic end to end: " << m.Summary() << "\n";
-  EXPECT_GE(m.pixel_agreement, kMinPixelAgreement) << m.Summary();
-  EXPECT_TRUE(m.segments_ok) << m.Summary();
+  ExpectSegmentsAgree(FixturePanopticResult(kArch, key()), r,
+                      "panoptic_fpn " + key() + " end to end vs detectron2");
 }
 
 INSTANTIATE_TEST_SUITE_P(Images, PanopticParityTest, ::testing::Values("256x320", "200x296"),
@@ -164,7 +145,7 @@ TEST(PanopticCombineTest, CombineOnFixtureOutputs) {
       Model().options().combine);
   at::Tensor expected = Fixture(kArch, key + ".panoptic_seg");
   EXPECT_TRUE(at::equal(out.panoptic_seg, expected)) << "panoptic_seg differs";
-  std::vector<PanopticSegment> segments = FixtureSegments(key);
+  std::vector<PanopticSegment> segments = FixturePanopticResult(kArch, key).segments_info;
   ASSERT_EQ(out.segments_info.size(), segments.size());
   for (size_t i = 0; i < segments.size(); ++i) {
     const PanopticSegment& a = out.segments_info[i];
@@ -197,12 +178,12 @@ TEST(PanopticCombineTest, SemSegAndCombineOnFixtureFeaturesAndInstances) {
     panoptic_fpn::PanopticOutput out = panoptic_fpn::CombineSemanticAndInstanceOutputs(
         Fixture(kArch, key + ".scores"), Fixture(kArch, key + ".pred_classes"),
         Fixture(kArch, key + ".pred_masks"), sem_seg.argmax(0), Model().options().combine);
-    PanopticMatch m = MatchPanoptic(Fixture(kArch, key + ".panoptic_seg"), FixtureSegments(key),
-                                    out.panoptic_seg, out.segments_info);
-    std::cout << "panoptic_fpn " << key << " sem_seg + combine on fixture features / instances: "
-              << m.Summary() << "\n";
-    EXPECT_GE(m.pixel_agreement, kMinPixelAgreement) << key << ": " << m.Summary();
-    EXPECT_TRUE(m.segments_ok) << key << ": " << m.Summary();
+    const ImageResult expected = FixturePanopticResult(kArch, key);
+    ImageResult actual = expected;  // the fixture's instances, our panoptic map and segments
+    actual.panoptic_seg = out.panoptic_seg;
+    actual.segments_info = out.segments_info;
+    ExpectSegmentsAgree(expected, actual,
+                        "panoptic_fpn " + key + " sem_seg + combine on fixture features / instances");
   }
 }
 
@@ -212,11 +193,7 @@ void ExpectSameResult(const ImageResult& expected, const ImageResult& actual,
                                                     verify::FromInstances(actual.instances));
   std::cout << what << " instances: " << det.Summary().substr(0, 300) << "\n";
   EXPECT_TRUE(det.ok) << what << ": " << det.Summary();
-  PanopticMatch m = MatchPanoptic(expected.panoptic_seg, expected.segments_info,
-                                  actual.panoptic_seg, actual.segments_info);
-  std::cout << what << " panoptic: " << m.Summary() << "\n";
-  EXPECT_GE(m.pixel_agreement, kMinPixelAgreement) << what << ": " << m.Summary();
-  EXPECT_TRUE(m.segments_ok) << what << ": " << m.Summary();
+  ExpectSegmentsAgree(expected, actual, what);
 }
 
 // Two images that pad to the same size (224x320): the fixture's 200x296 input and a 210x300 crop of
@@ -236,12 +213,8 @@ TEST(PanopticBatchTest, SamePaddedSizeBatchEqualsOneByOne) {
                      "panoptic_fpn 224x320-padded batch image " + std::to_string(i) +
                          " batched vs alone");
   }
-  PanopticMatch m =
-      MatchPanoptic(Fixture(kArch, "200x296.panoptic_seg"), FixtureSegments("200x296"),
-                    (*batched)[0].panoptic_seg, (*batched)[0].segments_info);
-  std::cout << "panoptic_fpn 200x296 in a batch vs detectron2: " << m.Summary() << "\n";
-  EXPECT_GE(m.pixel_agreement, kMinPixelAgreement) << m.Summary();
-  EXPECT_TRUE(m.segments_ok) << m.Summary();
+  ExpectSegmentsAgree(FixturePanopticResult(kArch, "200x296"), (*batched)[0],
+                      "panoptic_fpn 200x296 in a batch vs detectron2");
 }
 
 // The fixtures' two inputs in one batch (both padded to 256x320). The 256x320 image is unchanged
@@ -260,12 +233,8 @@ TEST(PanopticBatchTest, FixturePairBatch) {
   absl::StatusOr<std::vector<ImageResult>> single0 = model.Inference({batch[0]});
   ASSERT_TRUE(single0.ok()) << single0.status();
   ExpectSameResult((*single0)[0], (*batched)[0], "panoptic_fpn fixture pair image 0 batched vs alone");
-  PanopticMatch m0 =
-      MatchPanoptic(Fixture(kArch, "256x320.panoptic_seg"), FixtureSegments("256x320"),
-                    (*batched)[0].panoptic_seg, (*batched)[0].segments_info);
-  std::cout << "panoptic_fpn fixture pair image 0 batched vs detectron2: " << m0.Summary() << "\n";
-  EXPECT_GE(m0.pixel_agreement, kMinPixelAgreement) << m0.Summary();
-  EXPECT_TRUE(m0.segments_ok) << m0.Summary();
+  ExpectSegmentsAgree(FixturePanopticResult(kArch, "256x320"), (*batched)[0],
+                      "panoptic_fpn fixture pair image 0 batched vs detectron2");
 
   // Image 1 alone on a 256x320 canvas.
   at::NoGradGuard no_grad;
@@ -347,9 +316,10 @@ TEST(PanopticOutputSizeTest, OutputSize) {
                                                         /*align_corners=*/false, c10::nullopt,
                                                         c10::nullopt)[0];
   EXPECT_TRUE(at::equal(s.sem_seg, expected_sem_seg));
-  at::Tensor up = b.panoptic_seg.repeat_interleave(2, 0).repeat_interleave(2, 1);
+  ImageResult up = b;
+  up.panoptic_seg = b.panoptic_seg.repeat_interleave(2, 0).repeat_interleave(2, 1);
   std::cout << "panoptic_fpn 200x296 at 400x592: nearest-upsampled 1x map agrees (ids matched) on "
-            << MatchPanoptic(up, b.segments_info, s.panoptic_seg, s.segments_info).pixel_agreement
+            << verify::MatchSegments(up, s).pixel_agreement
             << " of the pixels (masks pasted at 2x, a new stuff segment)\n";
 }
 
