@@ -9,7 +9,6 @@
 #include <cctype>
 #include <cmath>
 #include <exception>
-#include <limits>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -21,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/util/status_macros.h"
+#include "core/util/tensor_diff.h"
 
 namespace d2x::trace {
 
@@ -115,19 +115,6 @@ absl::StatusOr<std::vector<at::Tensor>> OutputTensors(const c10::IValue& out) {
   return tensors;
 }
 
-// Max |a - b| over all elements; NaN at the same place counts as equal, NaN on one side as inf.
-double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
-  if (a.numel() == 0) return 0.0;
-  at::Tensor x = a.detach().to(at::kCPU, at::kDouble);
-  at::Tensor y = b.detach().to(at::kCPU, at::kDouble);
-  at::Tensor diff = (x - y).abs();
-  diff = at::where(at::isnan(x) & at::isnan(y), at::zeros_like(diff), diff);
-  // inf - inf is NaN: equal infinities count as equal.
-  diff = at::where(x == y, at::zeros_like(diff), diff);
-  if (at::isnan(diff).any().item<bool>()) return std::numeric_limits<double>::infinity();
-  return diff.max().item<double>();
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<at::Tensor>> RunModule(const torch::jit::Module& module,
@@ -189,7 +176,7 @@ absl::StatusOr<TraceCheckResult> CompareWithFunction(const torch::jit::Module& m
             " from the function ", where,
             " (a size was recorded as a constant: the trace does not generalize)"));
       }
-      const double d = MaxAbsDiff(t, e);
+      const double d = util::MaxAbsDiff(t, e, /*nan_equal=*/true);
       result.max_abs_diff.push_back(d);
       result.overall_max_abs_diff = std::max(result.overall_max_abs_diff, d);
     }

@@ -4,17 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/util/tensor_diff.h"
 
 namespace d2x::verify {
 namespace {
-
-// Elements per chunk when comparing in double precision: full-image mask fields have ~10^8
-// elements, whose double copies would take gigabytes.
-constexpr int64_t kDiffChunk = int64_t{1} << 20;
 
 FieldDiff DiffField(const std::string& name, const at::Tensor& a, const at::Tensor& b) {
   FieldDiff d;
@@ -23,19 +19,7 @@ FieldDiff DiffField(const std::string& name, const at::Tensor& a, const at::Tens
   if (!d.same_shape) return d;
   d.identical = a.scalar_type() == b.scalar_type() && at::equal(a.contiguous(), b.contiguous());
   if (a.numel() == 0 || d.identical) return d;
-  const at::Tensor fa = a.contiguous().view(-1), fb = b.contiguous().view(-1);
-  for (int64_t begin = 0; begin < fa.numel(); begin += kDiffChunk) {
-    const int64_t end = std::min(fa.numel(), begin + kDiffChunk);
-    at::Tensor x = fa.slice(0, begin, end).to(at::kDouble);
-    at::Tensor y = fb.slice(0, begin, end).to(at::kDouble);
-    at::Tensor diff = (x - y).abs();
-    diff = at::where(x == y, at::zeros_like(diff), diff);  // equal infinities
-    if (at::isnan(diff).any().item<bool>()) {
-      d.max_abs_diff = std::numeric_limits<double>::infinity();
-      return d;
-    }
-    d.max_abs_diff = std::max(d.max_abs_diff, diff.max().item<double>());
-  }
+  d.max_abs_diff = util::MaxAbsDiff(a, b);
   return d;
 }
 
