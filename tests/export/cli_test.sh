@@ -64,7 +64,13 @@ expect 1 "is not FORMAT.KEY=VALUE" "${d2x}" export --output bad5 --format torchs
   --format_options opset=16
 expect 1 "names format 'onnx', which is not exported" "${d2x}" export --output bad6 \
   --format torchscript --format_options onnx.opset=16
-[[ -e bad4 || -e bad5 || -e bad6 ]] && fail "a failed export left a directory behind"
+# --opset is onnx.opset.
+expect 1 "names format 'onnx', which is not exported" "${d2x}" export --output bad7 \
+  --format torchscript --opset 16
+expect 1 "--opset 16 contradicts --format_options onnx.opset=17" "${d2x}" export --output bad8 \
+  --format onnx --opset 16 --format_options onnx.opset=17
+[[ -e bad4 || -e bad5 || -e bad6 || -e bad7 || -e bad8 ]] &&
+  fail "a failed export left a directory behind"
 
 # run: the artifact gives the eager model's results.json, byte for byte.
 img="${model}/input_256x320.png"

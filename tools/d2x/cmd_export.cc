@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, second_image, "",
 ABSL_FLAG(std::string, format_options, "",
           "Format options as FORMAT.KEY=VALUE[,FORMAT.KEY=VALUE...], e.g. onnx.opset=16; each "
           "format gets its own keys and rejects the ones it does not know.");
+ABSL_FLAG(int, opset, 0,
+          "ONNX opset of the onnx format (16 or 17; 0 = the format's default, 17). Shorthand for "
+          "--format_options onnx.opset=N.");
 ABSL_FLAG(bool, overwrite, false, "Replace an existing output directory.");
 ABSL_FLAG(bool, trace_check, false,
           "Also run the trace against the rewritten function on the second image and the batch "
@@ -112,6 +115,15 @@ absl::StatusOr<std::vector<exporting::ExportTarget>> Targets(const plugin::Regis
   absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>> format_options =
       FormatOptions(absl::GetFlag(FLAGS_format_options));
   if (!format_options.ok()) return format_options.status();
+  if (const int opset = absl::GetFlag(FLAGS_opset); opset != 0) {
+    std::map<std::string, std::string>& onnx = (*format_options)["onnx"];
+    if (auto it = onnx.find("opset"); it != onnx.end() && it->second != std::to_string(opset)) {
+      return absl::InvalidArgumentError(absl::StrCat("--opset ", opset,
+                                                     " contradicts --format_options onnx.opset=",
+                                                     it->second));
+    }
+    onnx["opset"] = std::to_string(opset);
+  }
   const std::string format = absl::GetFlag(FLAGS_format);
   const std::string method = absl::GetFlag(FLAGS_method);
   std::vector<std::string> formats;
