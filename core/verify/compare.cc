@@ -43,6 +43,7 @@ DenseComparison CompareDense(const ImageResult& e, const ImageResult& a,
     d.fields.push_back(DiffField("sem_seg", e.sem_seg, a.sem_seg));
   }
   if (e.panoptic_seg.defined()) {
+    d.compared_segments = true;
     d.segments = MatchSegments(e, a, options);
     d.fields.push_back(DiffField("panoptic_seg", e.panoptic_seg, a.panoptic_seg));
   }
@@ -80,8 +81,7 @@ std::string BatchComparison::Summary() const {
       absl::StrAppendFormat(&s, "\n    semantic argmax agreement %.4f",
                             c.dense.sem_seg_argmax_agreement);
       if (!c.dense.problem.empty()) absl::StrAppend(&s, " (", c.dense.problem, ")");
-      if (c.dense.segments.num_expected + c.dense.segments.num_actual > 0 ||
-          !c.dense.segments.problems.empty()) {
+      if (c.dense.compared_segments) {
         absl::StrAppend(&s, "\n    ", c.dense.segments.Summary());
       }
     }
@@ -119,6 +119,8 @@ nlohmann::json BatchComparison::ToJson() const {
     if (m.compared_keypoints) image["max_keypoint_dist_px"] = m.max_keypoint_dist;
     if (c.dense.compared) {
       image["sem_seg_argmax_agreement"] = c.dense.sem_seg_argmax_agreement;
+    }
+    if (c.dense.compared_segments) {
       const SegmentMatchReport& seg = c.dense.segments;
       image["panoptic_pixel_agreement"] = seg.pixel_agreement;
       image["segments"] = {{"ok", seg.ok},
@@ -188,7 +190,7 @@ BatchComparison CompareResults(const std::string& name, const std::vector<ImageR
              c.expected_width == c.actual_width;
       if (c.dense.compared) {
         c.ok = c.ok && c.dense.sem_seg_argmax_agreement >= options.min_fraction &&
-               (!expected[i].panoptic_seg.defined() || c.dense.segments.ok);
+               (!c.dense.compared_segments || c.dense.segments.ok);
       }
       out.ok = out.ok && c.ok;
       out.images.push_back(std::move(c));

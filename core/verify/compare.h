@@ -25,7 +25,8 @@ struct FieldDiff {
 struct DenseComparison {
   bool compared = false;
   double sem_seg_argmax_agreement = 1.0;  // fraction of pixels with the same argmax class
-  SegmentMatchReport segments;  // panoptic_seg + segments_info (panoptic_match.h)
+  bool compared_segments = false;  // the expected result has a panoptic_seg
+  SegmentMatchReport segments;     // panoptic_seg + segments_info (panoptic_match.h)
   std::vector<FieldDiff> fields;  // sem_seg, panoptic_seg
   std::string problem;
 };

@@ -91,7 +91,7 @@ absl::StatusOr<Timing> TimeRuns(
     }
   }
   std::sort(times.begin(), times.end());
-  timing.median = times[times.size() / 2];
+  timing.median = Median(times);
   timing.p90 = times[std::min(times.size() - 1, static_cast<size_t>(0.9 * times.size()))];
   if (!runtime_times.empty() && runtime_times.size() == times.size()) {
     timing.runtime_median = Median(runtime_times);
