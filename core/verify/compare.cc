@@ -117,6 +117,9 @@ nlohmann::json BatchComparison::ToJson() const {
     };
     if (m.compared_masks) image["min_mask_iou"] = m.min_mask_iou;
     if (m.compared_keypoints) image["max_keypoint_dist_px"] = m.max_keypoint_dist;
+    if (m.num_tied_at_lowest_score > 0) {
+      image["num_tied_at_lowest_score"] = m.num_tied_at_lowest_score;
+    }
     if (c.dense.compared) {
       image["sem_seg_argmax_agreement"] = c.dense.sem_seg_argmax_agreement;
     }

@@ -62,6 +62,12 @@ std::string MatchReport::Summary() const {
   if (compared_keypoints) {
     absl::StrAppendFormat(&s, ", keypoint dist %.4g px", agreeing_max_keypoint_dist);
   }
+  if (num_tied_at_lowest_score > 0) {
+    absl::StrAppendFormat(&s,
+                          "; %d expected detections tie exactly at the lowest score (which tied "
+                          "candidates a top-k keeps is implementation-defined)",
+                          num_tied_at_lowest_score);
+  }
   for (const std::string& p : problems) absl::StrAppend(&s, "\n  ", p);
   return s;
 }
@@ -167,6 +173,11 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
       report.problems.push_back(absl::StrFormat("actual #%d (class %d, score %.5f) is unmatched",
                                                 j, a_cls_p[j], a_score_p[j]));
     }
+  }
+  if (n >= 2) {
+    const double lowest = *std::min_element(e_score_p, e_score_p + n);
+    const int64_t tied = std::count(e_score_p, e_score_p + n, lowest);
+    if (tied >= 2) report.num_tied_at_lowest_score = tied;
   }
   report.fraction = static_cast<double>(report.num_agreeing) / static_cast<double>(denom);
   report.ok = report.fraction >= options.min_fraction;

@@ -64,6 +64,10 @@ struct MatchReport {
   double agreeing_max_keypoint_dist = 0.0;
   bool compared_masks = false;      // both sides had masks
   bool compared_keypoints = false;  // both sides had keypoints
+  // Expected detections whose score equals the lowest expected score exactly (0 unless >= 2):
+  // when a top-k cut falls among exact ties, which tied candidates are kept is
+  // implementation-defined (e.g. saturated sigmoid scores of 1.0f). Reported, not excused.
+  int64_t num_tied_at_lowest_score = 0;
   bool ok = false;
   std::vector<std::string> problems;  // one line per disagreeing or unmatched detection
 
