@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <numeric>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,13 +26,14 @@ bool SameSegments(const std::vector<PanopticSegment>& a, const std::vector<Panop
   return true;
 }
 
-// The detection a thing segment comes from, or a problem.
+// The detection a thing segment comes from.
 struct Detection {
   at::Tensor box;  // [1, 4]
   int64_t cls = -1;
   double score = 0;
 };
 
+// Fills `d` with the detection a thing segment comes from; false when its instance_id names none.
 bool FindDetection(const ImageResult& r, const PanopticSegment& s, Detection* d) {
   const auto boxes = r.instances.fields.find("pred_boxes");
   const auto classes = r.instances.fields.find("pred_classes");
