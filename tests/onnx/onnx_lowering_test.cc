@@ -215,6 +215,44 @@ TEST(OnnxLoweringTest, NormalizeImagesMatchesLibTorchInOnnxRuntime) {
       {at::rand({2, 3, 64, 96}) * 255, at::tensor({64, 70, 41, 96}, at::kLong).view({2, 2})}, 0);
 }
 
+// The generic lowerings at other shapes than the trace: reshape / view with a constant size that
+// has a -1 (the batch), upsample_nearest2d to a constant output size and by non-power-of-2
+// factors, and scalar operands of add/sub/mul/div on float and int64 tensors. 14 -> 16 is a size
+// where ONNX Resize (dst / (out / in)) and LibTorch (dst * float(in / out)) floor differently;
+// the lowering must give LibTorch's pixels.
+TEST(OnnxLoweringTest, ReshapeResizeToSizeAndScalarOperandsMatchLibTorchInOnnxRuntime) {
+  torch::manual_seed(5);
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    const at::Tensor x = in[0];
+    at::Tensor rows = x.view({-1, 4}) * 2.5;
+    at::Tensor flat = at::reshape(x - 1.0, {-1, 3 * 8 * 8}) / 3.0;
+    // The .vec overload, as F.interpolate(size=...) records it.
+    const std::vector<int64_t> up_size = {16, 46}, down_size = {4, 2};
+    const c10::optional<at::ArrayRef<double>> no_scales;
+    at::Tensor up = at::upsample_nearest2d(in[2], at::OptionalIntArrayRef(up_size), no_scales);
+    at::Tensor down =
+        at::upsample_nearest2d(in[2], at::OptionalIntArrayRef(down_size), no_scales);
+    const std::vector<double> factors = {1.5, 0.7};
+    at::Tensor scaled = at::upsample_nearest2d(in[2], c10::nullopt, at::ArrayRef<double>(factors));
+    at::Tensor ints = (in[1] + 3) * 2 - 1;
+    return std::vector<at::Tensor>{rows, flat, up, down, scaled, ints};
+  };
+  const std::vector<InputSpec> specs = {{"x", 0, {}, {"N", "", "", ""}},
+                                        {"ids", 0, {}, {"K"}},
+                                        {"z", 0, {}, {"M", "", "H", "W"}}};
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered = TraceAndLower(
+        fn, {at::randn({1, 3, 8, 8}), at::arange(5, at::kLong), at::randn({1, 2, 8, 12})}, specs,
+        opset, "generic");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    // Other batch, length and spatial size (8x12 -> 5x7) than the trace.
+    ExpectOrtMatchesTorch(*lowered, specs,
+                          {at::randn({3, 3, 8, 8}), at::arange(-4, 7, at::kLong),
+                           at::randn({2, 2, 14, 14})},
+                          0);
+  }
+}
+
 // An op with no lowering fails the export, naming the op and where it comes from.
 TEST(OnnxLoweringTest, UnloweredOpFailsNamingTheOp) {
   trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
