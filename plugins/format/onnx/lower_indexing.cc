@@ -11,20 +11,6 @@ namespace d2x::onnx_format {
 namespace {
 namespace tj = torch::jit;
 
-absl::StatusOr<int32_t> OnnxTypeOfScalarType(int64_t scalar_type) {
-  switch (static_cast<at::ScalarType>(scalar_type)) {
-    case at::kFloat: return onnx::TensorProto::FLOAT;
-    case at::kDouble: return onnx::TensorProto::DOUBLE;
-    case at::kLong: return onnx::TensorProto::INT64;
-    case at::kInt: return onnx::TensorProto::INT32;
-    case at::kBool: return onnx::TensorProto::BOOL;
-    case at::kByte: return onnx::TensorProto::UINT8;
-    default:
-      return absl::UnimplementedError(absl::StrCat(
-          "dtype ", c10::toString(static_cast<at::ScalarType>(scalar_type)), " has no ONNX type"));
-  }
-}
-
 // index_select(self, dim, index)
 absl::Status LowerIndexSelect(const tj::Node& node, LoweringContext& ctx) {
   D2X_ASSIGN_OR_RETURN(std::string x, ctx.Name(node.input(0)));
@@ -89,7 +75,7 @@ absl::Status LowerTo(const tj::Node& node, LoweringContext& ctx) {
   if (!dtype.ok()) {
     return absl::UnimplementedError("aten::to overload without a constant dtype second input");
   }
-  D2X_ASSIGN_OR_RETURN(int32_t to, OnnxTypeOfScalarType(*dtype));
+  D2X_ASSIGN_OR_RETURN(int32_t to, OnnxType(static_cast<at::ScalarType>(*dtype)));
   OnnxBuilder b(ctx);
   ctx.SetName(node.output(), b.Cast(x, to));
   return absl::OkStatus();

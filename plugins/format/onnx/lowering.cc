@@ -12,7 +12,6 @@
 
 namespace d2x::onnx_format {
 namespace tj = torch::jit;
-namespace {
 
 absl::StatusOr<int32_t> OnnxType(at::ScalarType type) {
   switch (type) {
@@ -27,6 +26,8 @@ absl::StatusOr<int32_t> OnnxType(at::ScalarType type) {
           absl::StrCat("onnx: tensor dtype ", c10::toString(type), " has no ONNX lowering"));
   }
 }
+
+namespace {
 
 absl::Status TensorToProto(const at::Tensor& tensor, onnx::TensorProto* proto) {
   absl::StatusOr<int32_t> type = OnnxType(tensor.scalar_type());

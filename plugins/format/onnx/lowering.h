@@ -10,6 +10,7 @@
 #ifndef D2X_PLUGINS_FORMAT_ONNX_LOWERING_H_
 #define D2X_PLUGINS_FORMAT_ONNX_LOWERING_H_
 
+#include <c10/core/ScalarType.h>
 #include <onnx/onnx_pb.h>
 
 #include <functional>
@@ -103,6 +104,10 @@ void RegisterPreprocessLowerings(LoweringTable& table);   // lower_preprocess.cc
 // model: strict shape inference, then the full checker.
 absl::StatusOr<onnx::ModelProto> LowerGraph(torch::jit::Graph& graph,
                                             const LoweringOptions& options);
+
+// The ONNX TensorProto element type of a LibTorch dtype (float, double, int64, int32, bool,
+// uint8); other dtypes are an error naming the dtype.
+absl::StatusOr<int32_t> OnnxType(at::ScalarType type);
 
 // Strict shape inference + full checker on a model (what LowerGraph runs at the end).
 absl::Status CheckModel(onnx::ModelProto& model);
