@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/caffe2_ops/c2_ops.h"
+#include "core/util/status_macros.h"
 
 namespace d2x::caffe2_format {
 namespace {
@@ -38,29 +39,11 @@ bool SetArg(Argument* a, const c10::IValue& iv) {
   return true;
 }
 
-// The constant value of a node input: a prim::Constant, or a ListConstruct of constants.
+// ConstantValue, or nullopt when the input is computed by the graph.
 c10::optional<c10::IValue> ConstantOf(Value* v) {
-  if (v->node()->kind() == c10::prim::ListConstruct) {
-    std::vector<int64_t> ints;
-    std::vector<double> doubles;
-    bool all_int = true;
-    for (Value* e : v->node()->inputs()) {
-      c10::optional<c10::IValue> iv = torch::jit::toIValue(e);
-      if (!iv) return c10::nullopt;
-      if (iv->isInt()) {
-        ints.push_back(iv->toInt());
-        doubles.push_back(static_cast<double>(iv->toInt()));
-      } else if (iv->isDouble()) {
-        all_int = false;
-        doubles.push_back(iv->toDouble());
-      } else {
-        return c10::nullopt;
-      }
-    }
-    if (all_int) return c10::IValue(ints);
-    return c10::IValue(doubles);
-  }
-  return torch::jit::toIValue(v);
+  absl::StatusOr<c10::IValue> iv = ConstantValue(v);
+  if (!iv.ok()) return c10::nullopt;
+  return *std::move(iv);
 }
 
 absl::Status ConvertC2Op(Node* node, const std::string& caffe2_type, MappingContext& ctx) {
@@ -206,6 +189,36 @@ absl::Status ConvertBilinearUpsample(Node* node, MappingContext& ctx) {
 
 }  // namespace
 
+absl::StatusOr<c10::IValue> ConstantValue(Value* v) {
+  if (v->node()->kind() == c10::prim::ListConstruct) {
+    std::vector<int64_t> ints;
+    std::vector<double> doubles;
+    bool all_int = true;
+    for (Value* e : v->node()->inputs()) {
+      absl::StatusOr<c10::IValue> iv = ConstantValue(e);
+      if (!iv.ok()) return iv.status();
+      if (iv->isInt()) {
+        ints.push_back(iv->toInt());
+        doubles.push_back(static_cast<double>(iv->toInt()));
+      } else if (iv->isDouble()) {
+        all_int = false;
+        doubles.push_back(iv->toDouble());
+      } else {
+        return absl::UnimplementedError("non-numeric list argument");
+      }
+    }
+    if (all_int) return c10::IValue(ints);
+    return c10::IValue(doubles);
+  }
+  c10::optional<c10::IValue> iv = torch::jit::toIValue(v);
+  if (!iv) {
+    return absl::UnimplementedError(absl::StrCat(
+        "argument %", v->debugName(), " (from ", v->node()->kind().toQualString(),
+        ") is not a constant; only shape-static graphs are supported"));
+  }
+  return *iv;
+}
+
 absl::StatusOr<int64_t> Caffe2DataType(c10::ScalarType type) {
   switch (type) {
     case at::kFloat: return 1;    // FLOAT
@@ -346,6 +359,20 @@ absl::Status ConvertCaffe2FlavorNode(Node* node, MappingContext& ctx, bool* hand
 }
 
 absl::Status RecordNodeArguments(Node* node, Caffe2Nets* nets) {
+  // A constant tensor list: one fill op per tensor in the init net (<name>.<i>) and its length
+  // as the predict net's argument <name>.size.
+  auto record_tensor_list = [nets](const std::string& name,
+                                   const std::vector<at::Tensor>& tensors) -> absl::Status {
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      auto fill = MakeFillOp(absl::StrCat(name, ".", t), tensors[t]);
+      if (!fill.ok()) return fill.status();
+      *nets->init_net.add_op() = *std::move(fill);
+    }
+    Argument* size = nets->predict_net.add_arg();
+    size->set_name(absl::StrCat(name, ".size"));
+    size->set_i(static_cast<int64_t>(tensors.size()));
+    return absl::OkStatus();
+  };
   const c10::FunctionSchema& schema = node->schema();
   const std::string op_name = schema.name().substr(schema.name().find("::") + 2);
   for (size_t i = 0; i < schema.arguments().size(); ++i) {
@@ -363,28 +390,14 @@ absl::Status RecordNodeArguments(Node* node, Caffe2Nets* nets) {
         tensors.push_back(iv->toTensor());
       }
       if (tensors.size() != v->node()->inputs().size()) continue;  // not constant
-      for (size_t t = 0; t < tensors.size(); ++t) {
-        auto fill = MakeFillOp(absl::StrCat(name, ".", t), tensors[t]);
-        if (!fill.ok()) return fill.status();
-        *nets->init_net.add_op() = *std::move(fill);
-      }
-      Argument* size = nets->predict_net.add_arg();
-      size->set_name(absl::StrCat(name, ".size"));
-      size->set_i(static_cast<int64_t>(tensors.size()));
+      D2X_RETURN_IF_ERROR(record_tensor_list(name, tensors));
       continue;
     }
     c10::optional<c10::IValue> iv = ConstantOf(v);
     if (!iv) continue;  // a tensor computed by the graph
     if (iv->isTensorList()) {  // a constant list (frozen graphs fold ListConstructs)
       const std::vector<at::Tensor> tensors = iv->toTensorVector();
-      for (size_t t = 0; t < tensors.size(); ++t) {
-        auto fill = MakeFillOp(absl::StrCat(name, ".", t), tensors[t]);
-        if (!fill.ok()) return fill.status();
-        *nets->init_net.add_op() = *std::move(fill);
-      }
-      Argument* size = nets->predict_net.add_arg();
-      size->set_name(absl::StrCat(name, ".size"));
-      size->set_i(static_cast<int64_t>(tensors.size()));
+      D2X_RETURN_IF_ERROR(record_tensor_list(name, tensors));
       continue;
     }
     if (iv->isTensor()) {

@@ -1,6 +1,6 @@
 // Internal to graph_converter: the mappings of the Caffe2-flavor nodes (d2x::c2_* ops, whose
 // schemas are Caffe2's, plus aten::to -> Cast and aten::unsqueeze -> ExpandDims), and the
-// TensorProto data types of Cast.
+// TensorProto data types of Cast, and the constant values of node inputs.
 #ifndef D2X_PLUGINS_FORMAT_CAFFE2_C2_OP_MAPPING_H_
 #define D2X_PLUGINS_FORMAT_CAFFE2_C2_OP_MAPPING_H_
 
@@ -45,6 +45,11 @@ absl::Status ConvertCaffe2FlavorNode(torch::jit::Node* node, MappingContext& con
                                      bool* handled);
 
 // Caffe2 TensorProto.DataType of a torch dtype (Cast's "to"), and back; errors for others.
+// The constant value of a node input: a prim::Constant, or a prim::ListConstruct of int / float
+// constants (an int list when all are ints, else a float list). The error says why not (a value
+// computed by the graph, a non-numeric list element).
+absl::StatusOr<c10::IValue> ConstantValue(torch::jit::Value* v);
+
 absl::StatusOr<int64_t> Caffe2DataType(c10::ScalarType type);
 absl::StatusOr<c10::ScalarType> TorchDataType(int64_t caffe2_type);
 

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "plugins/format/caffe2/c2_op_mapping.h"
 #include "plugins/format/caffe2/graph_converter.h"
 #include "plugins/format/caffe2/net_io.h"
 
@@ -98,34 +99,11 @@ class Converter {
   }
 
   absl::StatusOr<c10::IValue> Const(Value* v, const Node* node) {
-    if (v->node()->kind() == c10::prim::ListConstruct) {
-      c10::impl::GenericList list(c10::AnyType::get());
-      std::vector<int64_t> ints;
-      std::vector<double> doubles;
-      bool all_int = true;
-      for (Value* e : v->node()->inputs()) {
-        auto iv = Const(e, node);
-        if (!iv.ok()) return iv.status();
-        if (iv->isInt()) {
-          ints.push_back(iv->toInt());
-          doubles.push_back(static_cast<double>(iv->toInt()));
-        } else if (iv->isDouble()) {
-          all_int = false;
-          doubles.push_back(iv->toDouble());
-        } else {
-          return absl::UnimplementedError(absl::StrCat(Where(node), ": non-numeric list argument"));
-        }
-      }
-      if (all_int) return c10::IValue(ints);
-      return c10::IValue(doubles);
+    absl::StatusOr<c10::IValue> iv = ConstantValue(v);
+    if (!iv.ok()) {
+      return absl::UnimplementedError(absl::StrCat(Where(node), ": ", iv.status().message()));
     }
-    c10::optional<c10::IValue> iv = torch::jit::toIValue(v);
-    if (!iv) {
-      return absl::UnimplementedError(absl::StrCat(
-          Where(node), ": argument %", v->debugName(), " (from ", v->node()->kind().toQualString(),
-          ") is not a constant; only shape-static graphs are supported"));
-    }
-    return *iv;
+    return iv;
   }
 
   absl::StatusOr<std::vector<int64_t>> Ints(Value* v, const Node* node) {
