@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 
 #include <nlohmann/json.hpp>
 
@@ -64,6 +65,26 @@ Closeness CompareTensors(const at::Tensor& actual_in, const at::Tensor& expected
     }
   }
   return c;
+}
+
+void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
+                       const at::Tensor& expected, double rel_tol) {
+  ASSERT_TRUE(actual.defined() && expected.defined()) << what;
+  const double scale = expected.abs().max().item<double>();
+  Closeness c = CompareTensors(actual, expected, 0.0, rel_tol * scale);
+  std::cout << "  " << what << ": max |diff| " << c.max_abs << " (" << c.max_rel
+            << " of max |expected| " << scale << ")\n";
+  EXPECT_TRUE(c.ok) << what << ": " << c.message;
+}
+
+std::map<std::string, at::Tensor> FixtureFeatures(const std::string& arch,
+                                                  const std::string& key,
+                                                  const std::vector<std::string>& levels) {
+  std::map<std::string, at::Tensor> features;
+  for (const std::string& level : levels) {
+    features[level] = Fixture(arch, key + ".features." + level);
+  }
+  return features;
 }
 
 verify::DetectionSet FixtureDetections(const std::string& arch, const std::string& key) {

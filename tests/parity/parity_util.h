@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,16 @@ struct Closeness {
 };
 Closeness CompareTensors(const at::Tensor& actual, const at::Tensor& expected, double rtol,
                          double atol);
+
+// max |actual - expected| <= rel_tol * max |expected| (EXPECT); prints the difference under
+// `what`.
+void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
+                       const at::Tensor& expected, double rel_tol);
+
+// The fixture's backbone outputs <key>.features.<level> by level name.
+std::map<std::string, at::Tensor> FixtureFeatures(
+    const std::string& arch, const std::string& key,
+    const std::vector<std::string>& levels = {"p2", "p3", "p4", "p5", "p6"});
 
 // The fixture's final detections for one image (+ masks / keypoints when present).
 verify::DetectionSet FixtureDetections(const std::string& arch, const std::string& key);

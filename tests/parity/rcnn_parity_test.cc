@@ -56,26 +56,7 @@ ImageInput Input(const std::string& arch, const std::string& key) {
   return input;
 }
 
-std::map<std::string, at::Tensor> FixtureFeatures(const std::string& arch,
-                                                  const std::string& key) {
-  std::map<std::string, at::Tensor> features;
-  for (const char* p : {"p2", "p3", "p4", "p5", "p6"}) {
-    features[p] = Fixture(arch, key + ".features." + p);
-  }
-  return features;
-}
-
 verify::DetectionSet ToSet(const Instances& instances) { return verify::FromInstances(instances); }
-
-void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
-                       const at::Tensor& expected, double rel_tol) {
-  ASSERT_TRUE(actual.defined() && expected.defined()) << what;
-  const double scale = expected.abs().max().item<double>();
-  Closeness c = CompareTensors(actual, expected, 0.0, rel_tol * scale);
-  std::cout << "  " << what << ": max |diff| " << c.max_abs << " (" << c.max_rel
-            << " of max |expected| " << scale << ")\n";
-  EXPECT_TRUE(c.ok) << what << ": " << c.message;
-}
 
 struct Param {
   std::string arch;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "core/config/config.h"
 #include "core/model.h"
+#include "tests/parity/parity_util.h"
 #include "tests/parity_dense/dense_fixture_model.h"
 
 namespace d2x::parity {
@@ -49,10 +50,6 @@ ModelT* BuildFixtureModelOrDie(const std::string& arch, ReadOptionsFn read_optio
 // <fixtures>/<arch>/input_<key>.png as the model's input (EXPECT-fails and leaves the image
 // undefined when it cannot be read).
 ImageInput FixtureImageInput(const std::string& arch, const std::string& key);
-
-// max |actual - expected| <= rel_tol * max |expected|; prints the difference under `what`.
-void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
-                       const at::Tensor& expected, double rel_tol);
 
 }  // namespace d2x::parity
 

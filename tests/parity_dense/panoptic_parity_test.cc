@@ -45,14 +45,6 @@ panoptic_fpn::PanopticFpn& Model() {
 
 ImageInput Input(const std::string& key) { return FixtureImageInput(kArch, key); }
 
-modeling::FeatureMap FixtureFeatures(const std::string& key) {
-  modeling::FeatureMap features;
-  for (const char* p : {"p2", "p3", "p4", "p5", "p6"}) {
-    features[p] = Fixture(kArch, key + ".features." + p);
-  }
-  return features;
-}
-
 // The panoptic map and segments of `actual` vs `expected` (core/verify's segment matching, the
 // fixtures' tolerances), strictly: every segment agrees and >= kMinPixelAgreement of the pixels.
 void ExpectSegmentsAgree(const ImageResult& expected, const ImageResult& actual,
@@ -117,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(Images, PanopticParityTest, ::testing::Values("256x320"
 // sem_seg logits for this image only).
 TEST(PanopticSemSegTest, SemSegOnFixtureFeatures) {
   at::NoGradGuard no_grad;
-  at::Tensor logits = Model().sem_seg_head().Forward(FixtureFeatures("200x296"));
+  at::Tensor logits = Model().sem_seg_head().Forward(FixtureFeatures(kArch, "200x296"));
   at::Tensor sem_seg = panoptic_fpn::SemSegPostprocess(logits[0], 200, 296, 200, 296);
   std::cout << "panoptic_fpn 200x296 sem_seg on fixture features:\n";
   ExpectScaledClose("sem_seg", sem_seg, Fixture(kArch, "200x296.sem_seg"), kRelTol);
@@ -172,7 +164,7 @@ TEST(PanopticCombineTest, SemSegAndCombineOnFixtureFeaturesAndInstances) {
   for (const std::string& key : ImageKeys()) {
     at::NoGradGuard no_grad;
     const auto size = ImageSizeOf(key);
-    at::Tensor logits = Model().sem_seg_head().Forward(FixtureFeatures(key));
+    at::Tensor logits = Model().sem_seg_head().Forward(FixtureFeatures(kArch, key));
     at::Tensor sem_seg = panoptic_fpn::SemSegPostprocess(logits[0], size[0], size[1], size[0],
                                                          size[1]);
     panoptic_fpn::PanopticOutput out = panoptic_fpn::CombineSemanticAndInstanceOutputs(

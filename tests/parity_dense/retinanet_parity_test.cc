@@ -38,10 +38,11 @@ retinanet::RetinaNet& Model() {
 
 ImageInput Input(const std::string& key) { return FixtureImageInput(kArch, key); }
 
-std::vector<at::Tensor> FixtureFeatures(const std::string& key) {
+// The head's inputs p3..p7 in level order.
+std::vector<at::Tensor> HeadFeatures(const std::string& key) {
   std::vector<at::Tensor> features;
-  for (const char* p : {"p3", "p4", "p5", "p6", "p7"}) {
-    features.push_back(Fixture(kArch, key + ".features." + p));
+  for (auto& [level, t] : FixtureFeatures(kArch, key, {"p3", "p4", "p5", "p6", "p7"})) {
+    features.push_back(t);
   }
   return features;
 }
@@ -81,7 +82,7 @@ TEST_P(RetinaNetParityTest, PreprocessFeaturesHead) {
 // The head on detectron2's own features.
 TEST_P(RetinaNetParityTest, HeadOnFixtureFeatures) {
   at::NoGradGuard no_grad;
-  auto [logits, deltas] = Model().head().Forward(FixtureFeatures(key()));
+  auto [logits, deltas] = Model().head().Forward(HeadFeatures(key()));
   std::cout << "retinanet " << key() << " head on fixture features:\n";
   for (int l = 0; l < kNumLevels; ++l) {
     const std::string n = std::to_string(l);
@@ -102,7 +103,7 @@ TEST_P(RetinaNetParityTest, InferenceOnFixtureHeadOutputs) {
     deltas.push_back(Fixture(kArch, key() + ".head.box_deltas." + std::to_string(l)));
   }
   retinanet::RetinaNet& model = Model();
-  std::vector<at::Tensor> anchors = model.anchor_generator().Forward(FixtureFeatures(key()));
+  std::vector<at::Tensor> anchors = model.anchor_generator().Forward(HeadFeatures(key()));
   std::vector<retinanet::DenseDetections> raw =
       retinanet::RetinaNetInference(logits, deltas, anchors, model.options().num_classes,
                                     model.box2box_transform(), model.options().inference);
