@@ -8,20 +8,18 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "core/caffe2_ops/c2_box_transform.h"
 #include "core/caffe2_ops/c2_nms.h"
 #include "core/caffe2_ops/c2_ops.h"
 
 namespace d2x::c2ops {
 namespace {
-
-const float kBBoxXformClip = static_cast<float>(std::log(1000.0 / 16.0));
 
 std::tuple<at::Tensor, at::Tensor> BBoxTransformKernel(
     const at::Tensor& rois_in, const at::Tensor& deltas_in, const at::Tensor& im_info_in,
@@ -82,20 +80,11 @@ std::tuple<at::Tensor, at::Tensor> BBoxTransformKernel(
       const float* box = r + i * rc + (rc - 4);
       const float x1 = box[0] / scale_before, y1 = box[1] / scale_before;
       const float x2 = box[2] / scale_before, y2 = box[3] / scale_before;
-      const float widths = x2 - x1, heights = y2 - y1;
-      const float ctr_x = x1 + 0.5f * widths, ctr_y = y1 + 0.5f * heights;
       for (int64_t k = 0; k < num_classes; ++k) {
         const float* dk = d + i * 4 * num_classes + k * 4;
-        const float dx = dk[0] / w[0], dy = dk[1] / w[1];
-        const float dw = std::min(dk[2] / w[2], kBBoxXformClip);
-        const float dh = std::min(dk[3] / w[3], kBBoxXformClip);
-        const float pcx = dx * widths + ctr_x, pcy = dy * heights + ctr_y;
-        const float pw = std::exp(dw) * widths, ph = std::exp(dh) * heights;
-        float p[4] = {pcx - 0.5f * pw, pcy - 0.5f * ph, pcx + 0.5f * pw, pcy + 0.5f * ph};
-        p[0] = std::max(std::min(p[0], static_cast<float>(img_w)), 0.0f);
-        p[1] = std::max(std::min(p[1], static_cast<float>(img_h)), 0.0f);
-        p[2] = std::max(std::min(p[2], static_cast<float>(img_w)), 0.0f);
-        p[3] = std::max(std::min(p[3], static_cast<float>(img_h)), 0.0f);
+        float p[4];
+        internal::TransformAndClipBox(x1, y1, x2, y2, dk[0] / w[0], dk[1] / w[1], dk[2] / w[2],
+                                      dk[3] / w[3], img_w, img_h, p);
         float* ok = o + i * 4 * num_classes + k * 4;
         for (int c = 0; c < 4; ++c) ok[c] = p[c] * scale_after;
       }

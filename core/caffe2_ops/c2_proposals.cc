@@ -12,14 +12,12 @@
 #include <tuple>
 #include <vector>
 
+#include "core/caffe2_ops/c2_box_transform.h"
 #include "core/caffe2_ops/c2_nms.h"
 #include "core/caffe2_ops/c2_ops.h"
 
 namespace d2x::c2ops {
 namespace {
-
-// log(1000 / 16): Caffe2's utils::BBOX_XFORM_CLIP_DEFAULT.
-const float kBBoxXformClip = static_cast<float>(std::log(1000.0 / 16.0));
 
 void CheckCommon(const char* op, bool angle_bound_on, bool legacy_plus_one) {
   (void)angle_bound_on;  // only used by rotated boxes
@@ -57,20 +55,10 @@ void ProposalsForOneImage(const float* im_info, const float* anchors, int64_t nu
     const float ax1 = anchors[a * 4 + 0] + sx, ay1 = anchors[a * 4 + 1] + sy;
     const float ax2 = anchors[a * 4 + 2] + sx, ay2 = anchors[a * 4 + 3] + sy;
     // bbox_deltas[(a * 4 + c), h, w]
-    const float dx = deltas[(a * 4 + 0) * hw + k] / 1.0f;
-    const float dy = deltas[(a * 4 + 1) * hw + k] / 1.0f;
-    const float dw = std::min(deltas[(a * 4 + 2) * hw + k] / 1.0f, kBBoxXformClip);
-    const float dh = std::min(deltas[(a * 4 + 3) * hw + k] / 1.0f, kBBoxXformClip);
-    const float widths = ax2 - ax1, heights = ay2 - ay1;
-    const float ctr_x = ax1 + 0.5f * widths, ctr_y = ay1 + 0.5f * heights;
-    const float pcx = dx * widths + ctr_x, pcy = dy * heights + ctr_y;
-    const float pw = std::exp(dw) * widths, ph = std::exp(dh) * heights;
-    float b[4] = {pcx - 0.5f * pw, pcy - 0.5f * ph, pcx + 0.5f * pw, pcy + 0.5f * ph};
-    // clip_boxes_upright: [0, width], [0, height].
-    b[0] = std::max(std::min(b[0], static_cast<float>(im_w)), 0.0f);
-    b[1] = std::max(std::min(b[1], static_cast<float>(im_h)), 0.0f);
-    b[2] = std::max(std::min(b[2], static_cast<float>(im_w)), 0.0f);
-    b[3] = std::max(std::min(b[3], static_cast<float>(im_h)), 0.0f);
+    float b[4];
+    internal::TransformAndClipBox(ax1, ay1, ax2, ay2, deltas[(a * 4 + 0) * hw + k],
+                                  deltas[(a * 4 + 1) * hw + k], deltas[(a * 4 + 2) * hw + k],
+                                  deltas[(a * 4 + 3) * hw + k], im_w, im_h, b);
     std::copy(b, b + 4, proposals.begin() + r * 4);
     sorted_scores[r] = flat_scores[idx];
   }
