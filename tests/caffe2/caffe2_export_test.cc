@@ -21,7 +21,6 @@
 #include "core/export/artifact.h"
 #include "core/export/export_pipeline.h"
 #include "core/plugin/registry.h"
-#include "core/testing/fixtures.h"
 #include "core/verify/compare.h"
 #include "plugins/arch/panoptic_fpn/caffe2_rewriter.h"
 #include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
@@ -38,7 +37,8 @@
 namespace d2x::caffe2_format {
 namespace {
 namespace fs = std::filesystem;
-using export_test::FixtureInput;
+using export_test::FixtureExportInputs;
+using parity::FixtureImageInput;
 using export_test::TempDir;
 
 const plugin::Registry& TestRegistry() {
@@ -67,22 +67,6 @@ const plugin::Registry& TestRegistry() {
     return r;
   }();
   return *registry;
-}
-
-absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& arch) {
-  exporting::ExportInputs inputs;
-  auto config = testing::FixturePath(arch, "config.yaml");
-  auto weights = testing::FixturePath(arch, "model_final.pth");
-  auto sample = testing::FixturePath(arch, "input_256x320.png");
-  auto second = testing::FixturePath(arch, "input_200x296.png");
-  for (const auto* p : {&config, &weights, &sample, &second}) {
-    if (!p->ok()) return p->status();
-  }
-  inputs.model.config_path = *config;
-  inputs.model.weights = *weights;
-  inputs.sample_image = *sample;
-  inputs.second_image = *second;
-  return inputs;
 }
 
 exporting::ExportSession& Session(const std::string& arch) {
@@ -158,10 +142,8 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
   exporting::ExportTarget target;
   target.format = kFormatName;
   target.output_dir = dir;
-  absl::StatusOr<exporting::ExportOutcome> outcome = session.Export(target);
+  absl::StatusOr<exporting::ExportOutcome> outcome = export_test::ExportAndPrint(session, target);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  std::cout << outcome->Summary() << "\n";
-  for (const verify::BatchComparison& c : outcome->checks) std::cout << c.Summary() << "\n";
   ASSERT_TRUE(outcome->status.ok()) << outcome->status;
   EXPECT_TRUE(outcome->exported && outcome->verified && outcome->installed);
   // Sample size, another size (200x296, not a multiple of 32) and a batch of 2.
@@ -218,7 +200,7 @@ TEST_P(Caffe2ExportTest, ExportVerifyReloadAndRun) {
   EXPECT_EQ((*artifact)->manifest().flavor, "caffe2");
   for (const std::string& key : parity::ImageKeys()) {
     absl::StatusOr<std::vector<ImageResult>> results =
-        (*artifact)->Predict({FixtureInput(arch(), key)});
+        (*artifact)->Predict({FixtureImageInput(arch(), key)});
     ASSERT_TRUE(results.ok()) << results.status();
     ASSERT_EQ(results->size(), 1u);
     verify::MatchReport report = verify::MatchDetections(
@@ -290,9 +272,8 @@ TEST_P(Caffe2ExportTest, OnnxCaffe2ExportVerifyAndReload) {
   exporting::ExportTarget target;
   target.format = kOnnxFormatName;
   target.output_dir = dir;
-  absl::StatusOr<exporting::ExportOutcome> outcome = session.Export(target);
+  absl::StatusOr<exporting::ExportOutcome> outcome = export_test::ExportAndPrint(session, target);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  std::cout << outcome->Summary() << "\n";
   ASSERT_TRUE(outcome->status.ok()) << outcome->status;
   ASSERT_EQ(outcome->checks.size(), 3u);
   for (const verify::BatchComparison& c : outcome->checks) EXPECT_TRUE(c.ok) << c.Summary();
@@ -322,7 +303,7 @@ TEST_P(Caffe2ExportTest, OnnxCaffe2ExportVerifyAndReload) {
   ASSERT_TRUE(artifact.ok()) << artifact.status();
   for (const std::string& key : parity::ImageKeys()) {
     absl::StatusOr<std::vector<ImageResult>> results =
-        (*artifact)->Predict({FixtureInput(arch(), key)});
+        (*artifact)->Predict({FixtureImageInput(arch(), key)});
     ASSERT_TRUE(results.ok()) << results.status();
     verify::MatchReport report = verify::MatchDetections(
         parity::FixtureDetections(arch(), key), verify::FromInstances((*results)[0].instances));

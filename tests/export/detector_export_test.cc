@@ -31,7 +31,7 @@ exporting::ExportSession& Session(const std::string& arch) {
   static auto* sessions = new std::map<std::string, std::unique_ptr<exporting::ExportSession>>();
   auto it = sessions->find(arch);
   if (it == sessions->end()) {
-    absl::StatusOr<exporting::ExportInputs> inputs = FixtureExportInputs(arch);
+    absl::StatusOr<exporting::ExportInputs> inputs = TorchScriptFixtureExportInputs(arch);
     if (!inputs.ok()) {
       ADD_FAILURE() << inputs.status();
       std::abort();
@@ -61,10 +61,8 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
   target.format = "torchscript";
   target.method = method();
   target.output_dir = dir;
-  absl::StatusOr<exporting::ExportOutcome> outcome = session.Export(target);
+  absl::StatusOr<exporting::ExportOutcome> outcome = ExportAndPrint(session, target);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  std::cout << outcome->Summary() << "\n";
-  for (const verify::BatchComparison& c : outcome->checks) std::cout << c.Summary() << "\n";
   ASSERT_TRUE(outcome->status.ok()) << outcome->status;
   EXPECT_TRUE(outcome->exported && outcome->verified && outcome->installed);
   ASSERT_EQ(outcome->checks.size(), 3u);
@@ -97,7 +95,7 @@ TEST_P(DetectorExportTest, ExportVerifyReloadAndRun) {
   EXPECT_EQ((*artifact)->manifest().required_libraries, std::vector<std::string>{"libd2x_ops.so"});
   for (const std::string& key : parity::ImageKeys()) {
     absl::StatusOr<std::vector<ImageResult>> results =
-        (*artifact)->Predict({FixtureInput(arch(), key)});
+        (*artifact)->Predict({parity::FixtureImageInput(arch(), key)});
     ASSERT_TRUE(results.ok()) << results.status();
     ASSERT_EQ(results->size(), 1u);
     const auto size = parity::ImageSizeOf(key);
@@ -198,7 +196,7 @@ TEST(RetinaNetTraceTest, GraphUsesCoarseOps) {
 // artifact returns empty fields, equal to the eager model.
 TEST(NoDetectionsTest, ExportsAndVerifies) {
   for (const std::string arch : {"mask_rcnn", "keypoint_rcnn"}) {
-    absl::StatusOr<exporting::ExportInputs> inputs = FixtureExportInputs(arch);
+    absl::StatusOr<exporting::ExportInputs> inputs = TorchScriptFixtureExportInputs(arch);
     ASSERT_TRUE(inputs.ok());
     inputs->model.opts = {"MODEL.ROI_HEADS.SCORE_THRESH_TEST", "1.0"};
     auto session = exporting::ExportSession::Create(TestRegistry(), *inputs);
@@ -256,7 +254,7 @@ TEST(RcnnExportErrorsTest, UnknownFormatOrMethod) {
 }
 
 TEST(RcnnExportErrorsTest, FailedExportLeavesNothing) {
-  absl::StatusOr<exporting::ExportInputs> inputs = FixtureExportInputs("faster_rcnn");
+  absl::StatusOr<exporting::ExportInputs> inputs = TorchScriptFixtureExportInputs("faster_rcnn");
   ASSERT_TRUE(inputs.ok());
   inputs->runtime_libraries[kD2xOpsLibrary] = "/nonexistent/libd2x_ops.so";
   absl::StatusOr<std::unique_ptr<exporting::ExportSession>> session =
@@ -273,7 +271,7 @@ TEST(RcnnExportErrorsTest, FailedExportLeavesNothing) {
 }
 
 TEST(RcnnExportErrorsTest, NoSampleImage) {
-  absl::StatusOr<exporting::ExportInputs> inputs = FixtureExportInputs("faster_rcnn");
+  absl::StatusOr<exporting::ExportInputs> inputs = TorchScriptFixtureExportInputs("faster_rcnn");
   ASSERT_TRUE(inputs.ok());
   inputs->sample_image.clear();
   auto session = exporting::ExportSession::Create(TestRegistry(), *inputs);

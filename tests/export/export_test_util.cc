@@ -5,11 +5,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "core/exporter.h"
-#include "core/io/image.h"
 #include "core/testing/fixtures.h"
 #include "core/util/status_macros.h"
 #include "glog/logging.h"
@@ -20,6 +20,7 @@
 #include "plugins/arch/retinanet/retinanet.h"
 #include "plugins/arch/retinanet/rewriter.h"
 #include "plugins/format/torchscript/torchscript_format.h"
+#include "tests/parity/parity_util.h"
 
 namespace d2x::export_test {
 
@@ -59,26 +60,27 @@ absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& a
   D2X_ASSIGN_OR_RETURN(inputs.model.weights, testing::FixturePath(arch, "model_final.pth"));
   D2X_ASSIGN_OR_RETURN(inputs.sample_image, testing::FixturePath(arch, "input_256x320.png"));
   D2X_ASSIGN_OR_RETURN(inputs.second_image, testing::FixturePath(arch, "input_200x296.png"));
+  return inputs;
+}
+
+absl::StatusOr<exporting::ExportInputs> TorchScriptFixtureExportInputs(const std::string& arch) {
+  D2X_ASSIGN_OR_RETURN(exporting::ExportInputs inputs, FixtureExportInputs(arch));
   inputs.runtime_libraries[kD2xOpsLibrary] = OpsLibraryPath();
   return inputs;
 }
 
-ImageInput PngInput(const absl::StatusOr<std::string>& path) {
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  input.image = image->to(at::kFloat);
-  return input;
-}
-
-ImageInput FixtureInput(const std::string& arch, const std::string& key) {
-  return PngInput(testing::FixturePath(arch, "input_" + key + ".png"));
+absl::StatusOr<exporting::ExportOutcome> ExportAndPrint(exporting::ExportSession& session,
+                                                        const exporting::ExportTarget& target) {
+  absl::StatusOr<exporting::ExportOutcome> outcome = session.Export(target);
+  if (!outcome.ok()) return outcome;
+  std::cout << outcome->Summary() << "\n";
+  for (const verify::BatchComparison& c : outcome->checks) std::cout << c.Summary() << "\n";
+  return outcome;
 }
 
 std::vector<ImageInput> MixedBatchOfThree(const std::string& arch) {
-  ImageInput small = FixtureInput(arch, "200x296");
-  ImageInput large = FixtureInput(arch, "256x320");
+  ImageInput small = parity::FixtureImageInput(arch, "200x296");
+  ImageInput large = parity::FixtureImageInput(arch, "256x320");
   ImageInput mirrored;
   mirrored.image = small.image.flip({2}).contiguous();
   mirrored.height = 300;

@@ -25,11 +25,12 @@ std::string OpsLibraryPath();
 // 256x320 image as the sample and the 200x296 image as the second image.
 absl::StatusOr<exporting::ExportInputs> FixtureExportInputs(const std::string& arch);
 
-// The PNG at `path` read as BGR, as a float ImageInput (EXPECT-fails on a bad path or image).
-ImageInput PngInput(const absl::StatusOr<std::string>& path);
+// FixtureExportInputs plus the runtime library the torchscript format needs (OpsLibraryPath()).
+absl::StatusOr<exporting::ExportInputs> TorchScriptFixtureExportInputs(const std::string& arch);
 
-// <fixtures>/<arch>/input_<key>.png as PngInput.
-ImageInput FixtureInput(const std::string& arch, const std::string& key);
+// session.Export(target), printing the outcome's summary and each verification check's.
+absl::StatusOr<exporting::ExportOutcome> ExportAndPrint(exporting::ExportSession& session,
+                                                        const exporting::ExportTarget& target);
 
 // The batch-of-3 check of the export tests: the fixture's 200x296 and 256x320 images and the
 // 200x296 image mirrored with a requested output size of 300x444 (as when the input was resized).

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   using namespace d2x;
   for (int a = 2; a < argc; ++a) {
     const std::string arch = argv[a];
-    absl::StatusOr<exporting::ExportInputs> inputs = export_test::FixtureExportInputs(arch);
+    absl::StatusOr<exporting::ExportInputs> inputs = export_test::TorchScriptFixtureExportInputs(arch);
     if (!inputs.ok()) return Fail(std::string(inputs.status().message()));
     auto session = exporting::ExportSession::Create(export_test::TestRegistry(), *inputs);
     if (!session.ok()) return Fail(std::string(session.status().message()));

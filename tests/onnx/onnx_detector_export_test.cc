@@ -15,7 +15,6 @@
 
 #include "core/export/artifact.h"
 #include "core/export/export_pipeline.h"
-#include "core/testing/fixtures.h"
 #include "core/verify/compare.h"
 #include "core/verify/panoptic_match.h"
 #include "glog/logging.h"
@@ -33,7 +32,7 @@
 namespace d2x::onnx_format {
 namespace {
 namespace fs = std::filesystem;
-using export_test::FixtureInput;
+using parity::FixtureImageInput;
 using export_test::TempDir;
 
 const plugin::Registry& OnnxRegistry() {
@@ -67,18 +66,10 @@ struct Exported {
 };
 
 Exported Export(const std::string& arch, bool keep_failed) {
-  exporting::ExportInputs inputs;
-  absl::StatusOr<std::string> config = testing::FixturePath(arch, "config.yaml");
-  absl::StatusOr<std::string> weights = testing::FixturePath(arch, "model_final.pth");
-  absl::StatusOr<std::string> sample = testing::FixturePath(arch, "input_256x320.png");
-  absl::StatusOr<std::string> second = testing::FixturePath(arch, "input_200x296.png");
-  CHECK(config.ok() && weights.ok() && sample.ok() && second.ok()) << "fixtures of " << arch;
-  inputs.model.config_path = *config;
-  inputs.model.weights = *weights;
-  inputs.sample_image = *sample;
-  inputs.second_image = *second;
+  absl::StatusOr<exporting::ExportInputs> inputs = export_test::FixtureExportInputs(arch);
+  CHECK(inputs.ok()) << inputs.status();
   absl::StatusOr<std::unique_ptr<exporting::ExportSession>> session =
-      exporting::ExportSession::Create(OnnxRegistry(), inputs);
+      exporting::ExportSession::Create(OnnxRegistry(), *inputs);
   CHECK(session.ok()) << session.status();
   Exported e;
   e.dir = TempDir(arch) + "/artifact";
@@ -86,11 +77,10 @@ Exported Export(const std::string& arch, bool keep_failed) {
   target.format = kFormatName;
   target.output_dir = e.dir;
   target.keep_failed = keep_failed;
-  absl::StatusOr<exporting::ExportOutcome> outcome = (*session)->Export(target);
+  std::cout << arch << ":\n";
+  absl::StatusOr<exporting::ExportOutcome> outcome = export_test::ExportAndPrint(**session, target);
   CHECK(outcome.ok()) << outcome.status();
   e.outcome = *outcome;
-  std::cout << arch << ": " << e.outcome.Summary() << "\n";
-  for (const verify::BatchComparison& c : e.outcome.checks) std::cout << c.Summary() << "\n";
   return e;
 }
 
@@ -126,7 +116,7 @@ void ExpectMatchesFixtures(const std::string& arch, const std::string& dir,
   EXPECT_EQ((*artifact)->manifest().properties.at("onnxruntime_version"), "1.30.0");
   for (const std::string& key : keys) {
     absl::StatusOr<std::vector<ImageResult>> results =
-        (*artifact)->Predict({FixtureInput(arch, key)});
+        (*artifact)->Predict({FixtureImageInput(arch, key)});
     ASSERT_TRUE(results.ok()) << results.status();
     ASSERT_EQ(results->size(), 1u);
     verify::MatchReport report = verify::MatchDetections(
@@ -190,7 +180,7 @@ TEST_P(OnnxMaskExportTest, SampleAndBatchVerifyAndMatchDetectron2) {
         exporting::LoadedArtifact::Load(OnnxRegistry(), e.dir);
     ASSERT_TRUE(artifact.ok()) << artifact.status();
     absl::StatusOr<std::vector<ImageResult>> results =
-        (*artifact)->Predict({FixtureInput("panoptic_fpn", "200x296")});
+        (*artifact)->Predict({FixtureImageInput("panoptic_fpn", "200x296")});
     ASSERT_TRUE(results.ok()) << results.status();
     ExpectPanopticMatchesFixtures("200x296", (*results)[0]);
   }

@@ -65,7 +65,7 @@ absl::StatusOr<std::string> ModelFile(const std::string& arch, const std::string
 }
 
 ImageInput Image(const std::string& arch, const std::string& key) {
-  return export_test::PngInput(ModelFile(arch, "input_" + key + ".png"));
+  return parity::PngInput(ModelFile(arch, "input_" + key + ".png"));
 }
 
 // One architecture: the eager model, its generic rewrite, the trace and the lowered model.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
+#include "core/io/image.h"
 #include "core/testing/fixtures.h"
 
 namespace d2x::parity {
@@ -140,6 +141,22 @@ ImageResult FixturePanopticResult(const std::string& arch, const std::string& ke
     r.segments_info.push_back(seg);
   }
   return r;
+}
+
+ImageInput PngInput(const absl::StatusOr<std::string>& path) {
+  ImageInput input;
+  if (!path.ok()) {
+    ADD_FAILURE() << path.status();
+    return input;
+  }
+  absl::StatusOr<at::Tensor> image = io::ReadImage(*path, "BGR");
+  EXPECT_TRUE(image.ok()) << image.status();
+  if (image.ok()) input.image = *image;
+  return input;
+}
+
+ImageInput FixtureImageInput(const std::string& arch, const std::string& key) {
+  return PngInput(testing::FixturePath(arch, "input_" + key + ".png"));
 }
 
 }  // namespace d2x::parity

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/model.h"
 #include "tests/parity/detection_match.h"
 
@@ -43,6 +44,14 @@ void ExpectScaledClose(const std::string& what, const at::Tensor& actual,
 std::map<std::string, at::Tensor> FixtureFeatures(
     const std::string& arch, const std::string& key,
     const std::vector<std::string>& levels = {"p2", "p3", "p4", "p5", "p6"});
+
+// The image file at `path` read as BGR uint8 [3, H, W] (io::ReadImage, as detectron2's read_image),
+// as an ImageInput; EXPECT-fails the current test and leaves the image undefined on a bad path
+// or an unreadable file.
+ImageInput PngInput(const absl::StatusOr<std::string>& path);
+
+// <fixtures>/<arch>/input_<key>.png as PngInput (key "256x320" or "200x296").
+ImageInput FixtureImageInput(const std::string& arch, const std::string& key);
 
 // The fixture's final detections for one image (+ masks / keypoints when present).
 verify::DetectionSet FixtureDetections(const std::string& arch, const std::string& key);

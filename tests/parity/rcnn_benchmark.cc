@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/image.h"
 #include "core/ops/detection_ops.h"
 #include "core/testing/fixtures.h"
 #include "plugins/arch/rcnn/keypoint_head.h"
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
     }
     std::vector<d2x::ImageInput> both;
     for (const std::string key : {"256x320", "200x296"}) {
-      auto image = d2x::parity::ReadFixtureImage(arch, key);
+      auto path = d2x::testing::FixturePath(arch, "input_" + key + ".png");
+      auto image = path.ok() ? d2x::io::ReadImage(*path, "BGR") : path.status();
       if (!image.ok()) {
         std::cerr << image.status() << "\n";
         return 1;

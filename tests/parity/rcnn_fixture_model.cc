@@ -1,10 +1,8 @@
 #include "tests/parity/rcnn_fixture_model.h"
 
-#include "absl/strings/str_cat.h"
 #include "core/checkpoint/checkpoint.h"
 #include "core/checkpoint/state_dict_loader.h"
 #include "core/config/config.h"
-#include "core/io/image.h"
 #include "core/testing/fixtures.h"
 #include "core/util/status_macros.h"
 #include "plugins/arch/rcnn/rcnn_config.h"
@@ -26,12 +24,6 @@ absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> BuildFixtureModel(
                        checkpoint::LoadIntoModel(ckpt, model->StateDict()));
   (void)report;
   return model;
-}
-
-absl::StatusOr<at::Tensor> ReadFixtureImage(const std::string& arch, const std::string& key) {
-  D2X_ASSIGN_OR_RETURN(std::string path,
-                       testing::FixturePath(arch, absl::StrCat("input_", key, ".png")));
-  return io::ReadImage(path, "BGR");
 }
 
 }  // namespace d2x::parity

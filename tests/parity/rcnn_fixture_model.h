@@ -19,9 +19,6 @@ absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> BuildFixtureModel(
     const std::string& arch, const std::string& weights = "model_final.pth",
     const std::vector<std::string>& config_overrides = {});
 
-// <fixtures>/<arch>/input_<key>.png as uint8 [3, H, W] BGR.
-absl::StatusOr<at::Tensor> ReadFixtureImage(const std::string& arch, const std::string& key);
-
 }  // namespace d2x::parity
 
 #endif  // D2X_TESTS_PARITY_RCNN_FIXTURE_MODEL_H_

@@ -48,14 +48,6 @@ rcnn::GeneralizedRcnn* Model(const std::string& arch) {
   ASSERT_NE(var##_ptr, nullptr);                  \
   rcnn::GeneralizedRcnn& var = *var##_ptr
 
-ImageInput Input(const std::string& arch, const std::string& key) {
-  absl::StatusOr<at::Tensor> image = ReadFixtureImage(arch, key);
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  if (image.ok()) input.image = *image;
-  return input;
-}
-
 verify::DetectionSet ToSet(const Instances& instances) { return verify::FromInstances(instances); }
 
 struct Param {
@@ -74,7 +66,7 @@ TEST_P(RcnnParityTest, PreprocessFeaturesProposals) {
   D2X_FIXTURE_MODEL(model, arch());
   rcnn::RcnnStages stages;
   absl::StatusOr<std::vector<ImageResult>> results =
-      model.InferenceWithStages({Input(arch(), key())}, &stages);
+      model.InferenceWithStages({FixtureImageInput(arch(), key())}, &stages);
   ASSERT_TRUE(results.ok()) << results.status();
   std::cout << arch() << " " << key() << ":\n";
   ExpectScaledClose("preprocessed", stages.images.tensor, Fixture(arch(), key() + ".preprocessed"),
@@ -167,7 +159,8 @@ TEST_P(RcnnParityTest, MaskAndKeypointHeadsOnFixtureBoxes) {
 // End to end from the input PNG.
 TEST_P(RcnnParityTest, EndToEndDetections) {
   D2X_FIXTURE_MODEL(model, arch());
-  absl::StatusOr<std::vector<ImageResult>> results = model.Inference({Input(arch(), key())});
+  absl::StatusOr<std::vector<ImageResult>> results =
+      model.Inference({FixtureImageInput(arch(), key())});
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_EQ(results->size(), 1u);
   const Instances& instances = (*results)[0].instances;
@@ -209,7 +202,7 @@ TEST_P(RcnnBatchTest, EquallyPaddedBatchEqualsSingles) {
   const std::string arch = GetParam();
   D2X_FIXTURE_MODEL(model, arch);
   for (const std::string& key : ImageKeys()) {
-    ImageInput image = Input(arch, key);
+    ImageInput image = FixtureImageInput(arch, key);
     ImageInput mirrored;
     mirrored.image = image.image.flip({2}).contiguous();
     absl::StatusOr<std::vector<ImageResult>> batched = model.Inference({image, mirrored});
@@ -230,8 +223,8 @@ TEST_P(RcnnBatchTest, EquallyPaddedBatchEqualsSingles) {
 TEST_P(RcnnBatchTest, MixedSizeBatch) {
   const std::string arch = GetParam();
   D2X_FIXTURE_MODEL(model, arch);
-  ImageInput large = Input(arch, "256x320");
-  ImageInput small = Input(arch, "200x296");
+  ImageInput large = FixtureImageInput(arch, "256x320");
+  ImageInput small = FixtureImageInput(arch, "200x296");
   absl::StatusOr<std::vector<ImageResult>> ls = model.Inference({large, small});
   absl::StatusOr<std::vector<ImageResult>> sl = model.Inference({small, large});
   absl::StatusOr<std::vector<ImageResult>> single = model.Inference({large});
@@ -271,7 +264,7 @@ TEST(RcnnWeightsTest, PklAndPthGiveIdenticalOutputs) {
     EXPECT_TRUE(at::equal(a[i].second, b[i].second)) << a[i].first;
   }
   for (const std::string& key : ImageKeys()) {
-    ImageInput input = Input("mask_rcnn", key);
+    ImageInput input = FixtureImageInput("mask_rcnn", key);
     absl::StatusOr<std::vector<ImageResult>> ra = from_pth.Inference({input});
     absl::StatusOr<std::vector<ImageResult>> rb = (*from_pkl)->Inference({input});
     ASSERT_TRUE(ra.ok() && rb.ok());

@@ -16,14 +16,6 @@
 namespace d2x::parity {
 namespace {
 
-ImageInput Input(const std::string& arch, const std::string& key) {
-  absl::StatusOr<at::Tensor> image = ReadFixtureImage(arch, key);
-  EXPECT_TRUE(image.ok()) << image.status();
-  ImageInput input;
-  if (image.ok()) input.image = *image;
-  return input;
-}
-
 class RcnnVariantsTest : public ::testing::TestWithParam<std::string> {};
 
 // SCORE_THRESH_TEST 1.0 keeps nothing: every field is present and empty, with the right shape.
@@ -33,7 +25,7 @@ TEST_P(RcnnVariantsTest, NoDetections) {
       BuildFixtureModel(arch, "model_final.pth", {"MODEL.ROI_HEADS.SCORE_THRESH_TEST", "1.0"});
   ASSERT_TRUE(model.ok()) << model.status();
   absl::StatusOr<std::vector<ImageResult>> results =
-      (*model)->Inference({Input(arch, "256x320"), Input(arch, "200x296")});
+      (*model)->Inference({FixtureImageInput(arch, "256x320"), FixtureImageInput(arch, "200x296")});
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_EQ(results->size(), 2u);
   for (const ImageResult& r : *results) {
@@ -59,7 +51,7 @@ TEST_P(RcnnVariantsTest, OutputSizeRescales) {
   absl::StatusOr<std::unique_ptr<rcnn::GeneralizedRcnn>> model = BuildFixtureModel(arch);
   ASSERT_TRUE(model.ok()) << model.status();
   const std::string key = "200x296";
-  ImageInput input = Input(arch, key);
+  ImageInput input = FixtureImageInput(arch, key);
   input.height = 400;
   input.width = 592;
   absl::StatusOr<std::vector<ImageResult>> results = (*model)->Inference({input});

@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/checkpoint/checkpoint.h"
-#include "core/io/image.h"
 #include "core/testing/fixtures.h"
 #include "core/util/status_macros.h"
 
@@ -27,12 +26,6 @@ absl::StatusOr<checkpoint::LoadReport> LoadFixtureWeights(const std::string& arc
         absl::StrJoin(report.shape_mismatch_details, ", "), "]"));
   }
   return report;
-}
-
-absl::StatusOr<at::Tensor> ReadFixtureInput(const std::string& arch, const std::string& key) {
-  D2X_ASSIGN_OR_RETURN(std::string path,
-                       testing::FixturePath(arch, absl::StrCat("input_", key, ".png")));
-  return io::ReadImage(path, "BGR");
 }
 
 }  // namespace d2x::parity

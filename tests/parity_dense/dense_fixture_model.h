@@ -23,9 +23,6 @@ absl::StatusOr<config::Config> FixtureConfig(const std::string& arch);
 absl::StatusOr<checkpoint::LoadReport> LoadFixtureWeights(
     const std::string& arch, Model& model, const std::string& weights = "model_final.pth");
 
-// <fixtures>/<arch>/input_<key>.png as uint8 [3, H, W] BGR.
-absl::StatusOr<at::Tensor> ReadFixtureInput(const std::string& arch, const std::string& key);
-
 }  // namespace d2x::parity
 
 #endif  // D2X_TESTS_PARITY_DENSE_DENSE_FIXTURE_MODEL_H_

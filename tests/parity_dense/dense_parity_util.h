@@ -1,5 +1,5 @@
 // Shared setup of the dense-model parity tests (RetinaNet, PanopticFPN): the fixture model built
-// once from <fixtures>/<arch>, the input PNGs as ImageInput, and the scaled tensor comparison.
+// once from <fixtures>/<arch>. Inputs and tensor comparisons are tests/parity/parity_util's.
 #ifndef D2X_TESTS_PARITY_DENSE_DENSE_PARITY_UTIL_H_
 #define D2X_TESTS_PARITY_DENSE_DENSE_PARITY_UTIL_H_
 
@@ -46,10 +46,6 @@ ModelT* BuildFixtureModelOrDie(const std::string& arch, ReadOptionsFn read_optio
   }
   return m->release();
 }
-
-// <fixtures>/<arch>/input_<key>.png as the model's input (EXPECT-fails and leaves the image
-// undefined when it cannot be read).
-ImageInput FixtureImageInput(const std::string& arch, const std::string& key);
 
 }  // namespace d2x::parity
 

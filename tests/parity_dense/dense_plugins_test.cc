@@ -64,11 +64,7 @@ pipeline::LoadedModel Load(const std::string& arch) {
 std::vector<ImageInput> Inputs(const std::string& arch) {
   std::vector<ImageInput> inputs;
   for (const std::string& key : ImageKeys()) {
-    absl::StatusOr<at::Tensor> image = ReadFixtureInput(arch, key);
-    EXPECT_TRUE(image.ok()) << image.status();
-    ImageInput input;
-    if (image.ok()) input.image = *image;
-    inputs.push_back(input);
+    inputs.push_back(FixtureImageInput(arch, key));
   }
   return inputs;
 }
