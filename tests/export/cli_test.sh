@@ -5,28 +5,11 @@
 # Usage: cli_test.sh <d2x>
 set -uo pipefail
 d2x="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+source "$(dirname "$0")/cli_test_lib.sh"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}/cli"
 rm -rf "${tmp}"
 mkdir -p "${tmp}"
 cd "${tmp}"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# expect <exit code> <text that must appear in stdout+stderr | -> <command...>
-expect() {
-  local code="$1" text="$2"
-  shift 2
-  "$@" > out.txt 2>&1
-  local got=$?
-  local cmd="d2x ${*:2}"
-  cmd="${cmd//${model}/MODEL}"
-  if [[ "${got}" != "${code}" ]]; then
-    fail "'${cmd}' exited ${got}, expected ${code}"; tail -20 out.txt
-  elif [[ "${text}" != "-" ]] && ! grep -qF -- "${text}" out.txt; then
-    fail "'${cmd}' output lacks '${text}'"; tail -20 out.txt
-  else
-    echo "ok (exit ${got}): ${cmd}"
-  fi
-}
 model="$(dirname "$(find -L "${TEST_SRCDIR}" -path '*models/mask_rcnn_small/config.yaml' | head -1)")"
 [[ -f "${model}/config.yaml" ]] || { echo "bundled model not in runfiles"; exit 1; }
 
@@ -97,6 +80,9 @@ for f in model_ts_code.txt model_ts_IR.txt model_ts_IR_inlined.txt model.txt; do
 done
 grep -q "def inference" ir/model_ts_code.txt || fail "scripted code lacks inference()"
 expect 0 "required library libd2x_ops.so loads" "${d2x}" doctor --artifact out/torchscript_tracing
+# Other formats: doctor loads and runs the artifact with the format's runner.
+expect 0 "every export verified" "${d2x}" export --output c2 --format caffe2 --threads 2
+expect 0 "runs a blank 64x64 image" "${d2x}" doctor --artifact c2
 expect 0 "torchscript (tracing)" "${d2x}" bench --artifact out/torchscript_tracing --size 200x296 \
   --iters 1
 
@@ -117,8 +103,4 @@ echo '{"d2x_manifest_version": 1, "format": "torchscript"' > bad_manifest/manife
 expect 1 "corrupt manifest" "${d2x}" inspect --artifact bad_manifest
 expect 1 "no such directory" "${d2x}" doctor --artifact does_not_exist
 
-if [[ "${failures}" != 0 ]]; then
-  echo "${failures} check(s) failed"
-  exit 1
-fi
-echo "all CLI checks passed"
+finish

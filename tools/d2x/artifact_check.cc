@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
     }
   }
   if (manifest->format != "torchscript") {
-    Ok("format " + manifest->format + ": no model load check available here");
+    // Such formats load no library of d2x ops: `d2x doctor` loads and runs them with their runner.
+    Ok("format " + manifest->format + ": no library to load; the model is checked by its runner");
     return problems == 0 ? 0 : 1;
   }
   const std::string model = (fs::path(dir) / manifest->model_file).string();

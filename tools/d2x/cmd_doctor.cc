@@ -1,5 +1,8 @@
 // `d2x doctor`: load every plugin and report problems (exit 1 if there are any); with
-// --artifact DIR also check that an exported artifact loads and runs outside d2x.
+// --artifact DIR also check that an exported artifact loads and runs: a TorchScript artifact
+// outside d2x (with its own libd2x_ops.so), any other format through its runner, as `d2x run
+// --artifact` will.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,12 +18,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/export/artifact.h"
 #include "core/export/manifest.h"
-#include "tools/d2x/bundled_files.h"
-#include "tools/d2x/flags.h"
 #include "core/plugin/loader.h"
 #include "core/version.h"
+#include "tools/d2x/bundled_files.h"
 #include "tools/d2x/command.h"
+#include "tools/d2x/flags.h"
 #include "torch/version.h"
 
 namespace d2x::tool {
@@ -80,6 +84,34 @@ int RunChild(const std::vector<std::string>& argv, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Loads the artifact with its format's runner in this process (formats other than TorchScript
+// load no library of d2x ops, so this is safe here) and runs it on a blank image of the manifest's
+// preprocessing; returns the number of problems.
+int CheckWithRunner(CommandContext& context, const std::string& dir,
+                    const exporting::Manifest& manifest) {
+  std::printf("  loading it with the %s runner:\n", manifest.format.c_str());
+  absl::StatusOr<std::unique_ptr<exporting::LoadedArtifact>> artifact =
+      exporting::LoadedArtifact::Load(*context.registry, dir);
+  if (!artifact.ok()) {
+    std::printf("    PROBLEM  %s\n", std::string(artifact.status().message()).c_str());
+    return 1;
+  }
+  std::printf("    ok       %s loads\n", manifest.model_file.c_str());
+  constexpr int64_t kSide = 64;
+  ImageInput blank;
+  blank.image = at::zeros(
+      {static_cast<int64_t>(manifest.preprocessing.pixel_mean.size()), kSide, kSide}, at::kFloat);
+  absl::StatusOr<std::vector<ImageResult>> results = (*artifact)->Predict({blank});
+  if (!results.ok()) {
+    std::printf("    PROBLEM  running it on a blank %ldx%ld image: %s\n", kSide, kSide,
+                std::string(results.status().message()).c_str());
+    return 1;
+  }
+  std::printf("    ok       runs a blank %ldx%ld image (%ld detections)\n", kSide, kSide,
+              results->empty() ? 0L : static_cast<long>(results->front().instances.size()));
+  return 0;
+}
+
 // `d2x doctor --artifact DIR`. The artifact's libraries are loaded in a child process
 // (d2x_artifact_check): dlopen'ing libd2x_ops.so here would abort, since this process already
 // registers the d2x:: ops.
@@ -132,6 +164,9 @@ int CheckArtifact(CommandContext& context, const std::string& dir) {
   if (code != 0) {
     std::printf("  PROBLEM  the artifact does not load or run outside d2x (exit code %d)\n", code);
     ++problems;
+  }
+  if (manifest->format != "torchscript" && context.registry->FindRunner(manifest->format)) {
+    problems += CheckWithRunner(context, dir, *manifest);
   }
   return problems;
 }

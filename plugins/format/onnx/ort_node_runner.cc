@@ -11,8 +11,15 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace d2x::onnx_format {
@@ -54,6 +61,18 @@ std::string ReadAll(const fs::path& p) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The node process's stderr without the JavaScript stack frames ("    at ..." lines): the error
+// message is what names the problem (e.g. "Load model from model.onnx failed: Protobuf parsing
+// failed").
+std::string NodeErrorText(const std::string& stderr_text) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(stderr_text, '\n', absl::SkipWhitespace())) {
+    if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "at ")) continue;
+    lines.emplace_back(absl::StripTrailingAsciiWhitespace(line));
+  }
+  return absl::StrJoin(lines, "\n");
 }
 
 }  // namespace
@@ -230,7 +249,7 @@ absl::StatusOr<std::string> OrtNodeServer::ReadLine() {
   }
   if (line.empty() && feof(from_child_)) {
     return absl::InternalError(absl::StrCat("ort: the ONNX Runtime process for ", model_path_,
-                                            " exited: ", ReadAll(stderr_path_)));
+                                            " exited: ", NodeErrorText(ReadAll(stderr_path_))));
   }
   return line;
 }
