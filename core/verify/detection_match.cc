@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -72,6 +74,27 @@ std::string MatchReport::Summary() const {
   return s;
 }
 
+namespace {
+
+// How many of `scores[0..n)` equal each value exactly.
+std::map<double, int64_t> ScoreCounts(const double* scores, int64_t n) {
+  std::map<double, int64_t> counts;
+  for (int64_t i = 0; i < n; ++i) ++counts[scores[i]];
+  return counts;
+}
+
+// "; score tied exactly with K other <side> detections" when K > 0: which of exactly tied
+// candidates a top-k or NMS keeps is implementation-defined, so such disagreements are ties,
+// not numerical differences.
+std::string TieNote(const std::map<double, int64_t>& counts, double score, const char* side) {
+  const int64_t others = counts.at(score) - 1;
+  if (others == 0) return "";
+  return absl::StrFormat("; score tied exactly with %d other %s detection%s", others, side,
+                         others == 1 ? "" : "s");
+}
+
+}  // namespace
+
 MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& actual,
                             const MatchOptions& options) {
   MatchReport report;
@@ -98,6 +121,9 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
   const double* e_score_p = e_score.data_ptr<double>();
   const double* a_score_p = a_score.data_ptr<double>();
 
+  const std::map<double, int64_t> e_score_counts = ScoreCounts(e_score_p, n);
+  const std::map<double, int64_t> a_score_counts = ScoreCounts(a_score_p, m);
+
   const bool with_masks = expected.masks.defined() && actual.masks.defined();
   const bool with_keypoints = expected.keypoints.defined() && actual.keypoints.defined();
   report.compared_masks = with_masks;
@@ -121,9 +147,11 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
       }
     }
     if (best < 0) {
-      report.problems.push_back(absl::StrFormat(
-          "expected #%d (class %d, score %.5f) has no actual detection of its class overlapping it",
-          i, e_cls_p[i], e_score_p[i]));
+      report.problems.push_back(absl::StrCat(
+          absl::StrFormat("expected #%d (class %d, score %.5f) has no actual detection of its "
+                          "class overlapping it",
+                          i, e_cls_p[i], e_score_p[i]),
+          TieNote(e_score_counts, e_score_p[i], "expected")));
       continue;
     }
     used[best] = true;
@@ -165,13 +193,16 @@ MatchReport MatchDetections(const DetectionSet& expected, const DetectionSet& ac
                               actual.masks[best].to(at::kBool).sum().item<int64_t>());
       }
       if (with_keypoints) absl::StrAppendFormat(&line, ", keypoint dist %.4g px", kp_dist);
+      absl::StrAppend(&line, TieNote(e_score_counts, e_score_p[i], "expected"));
       report.problems.push_back(line);
     }
   }
   for (int64_t j = 0; j < m; ++j) {
     if (!used[j]) {
-      report.problems.push_back(absl::StrFormat("actual #%d (class %d, score %.5f) is unmatched",
-                                                j, a_cls_p[j], a_score_p[j]));
+      report.problems.push_back(
+          absl::StrCat(absl::StrFormat("actual #%d (class %d, score %.5f) is unmatched", j,
+                                       a_cls_p[j], a_score_p[j]),
+                       TieNote(a_score_counts, a_score_p[j], "actual")));
     }
   }
   if (n >= 2) {

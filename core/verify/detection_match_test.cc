@@ -32,6 +32,7 @@ TEST(MatchDetectionsTest, AgreeingAndDisagreeingPairs) {
   EXPECT_EQ(moved.num_agreeing, 1);
   ASSERT_EQ(moved.problems.size(), 1u);
   EXPECT_NE(moved.problems[0].find("box 20x10 px"), std::string::npos) << moved.problems[0];
+  EXPECT_EQ(moved.problems[0].find("tied"), std::string::npos) << moved.problems[0];  // unique
   // Another class is unmatched on both sides.
   MatchReport other =
       MatchDetections(e, Set({0, 0, 10, 10, 20, 20, 40, 30}, {0.9f, 0.8f}, {1, 3}));
@@ -52,6 +53,15 @@ TEST(MatchDetectionsTest, ReportsExactTiesAtTheLowestScore) {
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.Summary().find("2 expected detections tie exactly"), std::string::npos)
       << r.Summary();
+  // The disagreeing detections name their ties (the agreeing one has none listed).
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_NE(r.problems[0].find("has no actual detection of its class overlapping it; score tied "
+                               "exactly with 1 other expected detection"),
+            std::string::npos)
+      << r.problems[0];
+  EXPECT_NE(r.problems[1].find("is unmatched; score tied exactly with 1 other actual detection"),
+            std::string::npos)
+      << r.problems[1];
 }
 
 }  // namespace
