@@ -9,7 +9,8 @@ expect() {
   shift 2
   "$@" > out.txt 2>&1
   local got=$?
-  local cmd="d2x ${*:2}"
+  local cmd
+  cmd="$(basename "$1") ${*:2}"
   [[ -n "${model:-}" ]] && cmd="${cmd//${model}/MODEL}"
   if [[ "${got}" != "${code}" ]]; then
     fail "'${cmd}' exited ${got}, expected ${code}"; tail -20 out.txt

@@ -96,6 +96,17 @@ int main(int argc, char** argv) {
                     {"image_sizes", onnx::TensorProto::INT64, {1, 2}, {"N", ""}},
                     {"output_sizes", onnx::TensorProto::INT64, {1, 2}, {"N", ""}}};
   std::shared_ptr<tj::Graph> graph = module.get_method("forward").graph();
+  // inputs(): self, then the contract's three tensors (a scripting artifact takes List[Tensor]).
+  bool contract = graph->inputs().size() == 4;
+  for (size_t i = 1; contract && i < graph->inputs().size(); ++i) {
+    contract = graph->inputs()[i]->type()->cast<c10::TensorType>() != nullptr;
+  }
+  if (!contract) {
+    std::cerr << argv[1] << ": " << module.get_method("forward").function().getSchema()
+              << " is not the traced detector contract (images, image_sizes, output_sizes "
+                 "tensors); lower a `d2x export --format torchscript --method tracing` artifact\n";
+    return 1;
+  }
   {
     torch::manual_seed(0);
     const at::Tensor sizes = at::tensor({64, 64}, at::kLong).view({1, 2});
