@@ -26,6 +26,7 @@ demo: build
 	$(D2X) doctor
 	$(D2X) export --output $(DEMO_OUT) --overwrite
 	$(D2X) doctor --artifact $(DEMO_OUT)/torchscript_tracing
+	$(D2X) doctor --artifact $(DEMO_OUT)/caffe2
 	$(D2X) run --artifact $(DEMO_OUT)/torchscript_tracing \
 	  --input models/mask_rcnn_small/input_256x320.png \
 	  --output $(DEMO_OUT)/results.json --draw $(DEMO_OUT)/drawn.png
