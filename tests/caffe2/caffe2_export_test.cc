@@ -38,8 +38,8 @@ namespace d2x::caffe2_format {
 namespace {
 namespace fs = std::filesystem;
 using export_test::FixtureExportInputs;
-using parity::FixtureImageInput;
 using export_test::TempDir;
+using parity::FixtureImageInput;
 
 const plugin::Registry& TestRegistry() {
   static const plugin::Registry* registry = [] {

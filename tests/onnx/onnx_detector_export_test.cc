@@ -32,8 +32,8 @@
 namespace d2x::onnx_format {
 namespace {
 namespace fs = std::filesystem;
-using parity::FixtureImageInput;
 using export_test::TempDir;
+using parity::FixtureImageInput;
 
 const plugin::Registry& OnnxRegistry() {
   static const plugin::Registry* registry = [] {
