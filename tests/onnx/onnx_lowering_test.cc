@@ -5,8 +5,10 @@
 #include <torch/csrc/jit/api/module.h>
 #include <torch/script.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 
 #include "core/ops/detection_ops.h"
@@ -250,6 +252,37 @@ TEST(OnnxLoweringTest, ReshapeResizeToSizeAndScalarOperandsMatchLibTorchInOnnxRu
                           {at::randn({3, 3, 8, 8}), at::arange(-4, 7, at::kLong),
                            at::randn({2, 2, 14, 14})},
                           0);
+  }
+}
+
+// sigmoid is lowered as torch computes it, 1 / (1 + exp(-x)): it rounds to exactly 1.0f for the
+// same inputs as torch (ONNX Sigmoid in ORT does from x >= 15.84 instead of 16.64, making exact
+// score ties that decide top-k / NMS in saturated heads), and elsewhere differs by at most 2 ulps
+// on a few percent of inputs (ORT's Exp).
+TEST(OnnxLoweringTest, SigmoidSaturatesLikeTorch) {
+  trace::TraceFunction fn = [](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{in[0].sigmoid()};
+  };
+  const std::vector<InputSpec> specs = {{"x", 0, {}, {"N"}}};
+  const at::Tensor x = at::linspace(-20, 20, 200001, at::kFloat);
+  const at::Tensor expected = x.sigmoid();
+  for (int opset : {16, 17}) {
+    absl::StatusOr<Lowered> lowered = TraceAndLower(fn, {at::randn({7})}, specs, opset, "sigmoid");
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    absl::StatusOr<std::vector<at::Tensor>> got =
+        RunInOnnxRuntime(onnx_test::OrtTestConfig(), lowered->path, {{"x", x}});
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->size(), 1u);
+    const at::Tensor& y = (*got)[0];
+    ASSERT_EQ(y.sizes(), expected.sizes());
+    EXPECT_TRUE(at::equal(y.eq(1.0f), expected.eq(1.0f)))
+        << "saturated: ort " << y.eq(1.0f).sum().item<int64_t>() << ", torch "
+        << expected.eq(1.0f).sum().item<int64_t>();
+    // 2 ulps of float32 in [0.5, 1) (2 * 2^-24); smaller values have smaller ulps.
+    EXPECT_LE((y - expected).abs().max().item<double>(), std::ldexp(2.0, -24));
+    const double differing = y.ne(expected).to(at::kDouble).mean().item<double>();
+    std::cout << "sigmoid opset " << opset << ": " << differing * 100 << " % of values differ\n";
+    EXPECT_LE(differing, 0.1);
   }
 }
 

@@ -80,7 +80,7 @@ absl::Status LowerBoxPostprocess(const tj::Node& node, LoweringContext& ctx) {
       {b.Unsqueeze(b.Op("Sub", {pcx, hw}), {2}), b.Unsqueeze(b.Op("Sub", {pcy, hh}), {2}),
        b.Unsqueeze(b.Op("Add", {pcx, hw}), {2}), b.Unsqueeze(b.Op("Add", {pcy, hh}), {2})},
       2);
-  const std::string probs = use_sigmoid ? b.Op("Sigmoid", {class_logits})
+  const std::string probs = use_sigmoid ? b.TorchSigmoid(class_logits)
                                         : b.OpInt("Softmax", {class_logits}, "axis", -1);
 
   // 2. Valid rows.

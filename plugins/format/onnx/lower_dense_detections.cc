@@ -123,7 +123,7 @@ absl::Status LowerDenseDetections(const tj::Node& node, LoweringContext& ctx) {
   for (size_t l = 0; l < levels; ++l) {
     const std::string anchors = GridAnchors(b, logits[l], cells[l], strides[l], offset);
     const std::string scores = b.Reshape(
-        b.Op("Sigmoid", {PermuteToNHWAK(b, logits[l], num_classes)}), std::vector<int64_t>{0, -1});
+        b.TorchSigmoid(PermuteToNHWAK(b, logits[l], num_classes)), std::vector<int64_t>{0, -1});
     const std::string level_deltas = PermuteToNHWAK(b, deltas[l], 4);
     const std::string k =
         b.Op("Min", {b.Shape(scores, 1, 2), b.I64s({topk_candidates})});

@@ -53,7 +53,12 @@ void RegisterElementwiseLowerings(LoweringTable& table) {
     table[kind] = [](const tj::Node& n, LoweringContext& c) { return Unary(n, c, "Relu"); };
   }
   for (const char* kind : {"aten::sigmoid", "aten::sigmoid_"}) {
-    table[kind] = [](const tj::Node& n, LoweringContext& c) { return Unary(n, c, "Sigmoid"); };
+    table[kind] = [](const tj::Node& n, LoweringContext& c) -> absl::Status {
+      D2X_ASSIGN_OR_RETURN(std::string x, c.Name(n.input(0)));
+      OnnxBuilder b(c);
+      c.SetName(n.output(), b.TorchSigmoid(x));
+      return absl::OkStatus();
+    };
   }
   for (const auto& [kinds, op] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"aten::add", "aten::add_"}, "Add"},

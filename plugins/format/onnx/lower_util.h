@@ -70,6 +70,16 @@ class OnnxBuilder {
   std::string F32(float v) { return ctx_.AddFloats("c", {v}, /*as_scalar=*/true); }
   std::string F32s(const std::vector<float>& v) { return ctx_.AddFloats("c", v); }
 
+  // torch's CPU sigmoid op for op: 1 / (1 + exp(-x)) (ATen's sigmoid_kernel). ONNX Sigmoid is
+  // another approximation in ORT: it rounds to exactly 1.0f from x >= 15.84 where torch does
+  // from x >= 16.64 — exact score ties torch does not have, which decide what top-k and NMS keep
+  // in saturated heads — and differs by 1-2 ulps on about 2/3 of inputs. This formula saturates
+  // where torch does and differs only through Exp (1 ulp, on about 4 % of inputs).
+  std::string TorchSigmoid(const std::string& x) {
+    const std::string one = F32(1.0f);
+    return Op("Div", {one, Op("Add", {Op("Exp", {Op("Neg", {x})}), one})});
+  }
+
   std::string Cast(const std::string& x, int32_t to) { return OpInt("Cast", {x}, "to", to); }
   std::string ToF32(const std::string& x) { return Cast(x, onnx::TensorProto::FLOAT); }
   std::string ToI64(const std::string& x) { return Cast(x, onnx::TensorProto::INT64); }
