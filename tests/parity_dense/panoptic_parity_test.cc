@@ -298,7 +298,9 @@ TEST(PanopticOutputSizeTest, OutputSize) {
     if (!seg.isthing) scaled_stuff.insert(seg.category_id);
   }
   for (const PanopticSegment& seg : b.segments_info) {
-    if (!seg.isthing) EXPECT_TRUE(scaled_stuff.count(seg.category_id)) << seg.category_id;
+    if (!seg.isthing) {
+      EXPECT_TRUE(scaled_stuff.count(seg.category_id)) << seg.category_id;
+    }
   }
   std::cout << "panoptic_fpn 200x296 at 400x592: " << s.segments_info.size() << " segments (1x: "
             << b.segments_info.size() << ")\n";

@@ -253,7 +253,9 @@ TEST(RetinaNetBatchTest, FixturePairBatch) {
   std::cout << "retinanet fixture pair image 1 batched vs alone on a 256x320 canvas"
             << (tie_decided ? " (top-k decided by ties, not asserted): " : ": ")
             << r1.Summary().substr(0, 300) << "\n";
-  if (!tie_decided) EXPECT_TRUE(r1.ok) << r1.Summary();
+  if (!tie_decided) {
+    EXPECT_TRUE(r1.ok) << r1.Summary();
+  }
 }
 
 // A requested output size (ImageInput height/width) rescales the boxes as detector_postprocess
