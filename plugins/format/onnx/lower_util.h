@@ -74,7 +74,7 @@ class OnnxBuilder {
   // another approximation in ORT: it rounds to exactly 1.0f from x >= 15.84 where torch does
   // from x >= 16.64 — exact score ties torch does not have, which decide what top-k and NMS keep
   // in saturated heads — and differs by 1-2 ulps on about 2/3 of inputs. This formula saturates
-  // where torch does and differs only through Exp (1 ulp, on about 4 % of inputs).
+  // where torch does and differs only through Exp (<= 2 ulps, on about 4 % of inputs).
   std::string TorchSigmoid(const std::string& x) {
     const std::string one = F32(1.0f);
     return Op("Div", {one, Op("Add", {Op("Exp", {Op("Neg", {x})}), one})});
