@@ -58,9 +58,11 @@ struct Timing {
   int64_t detections = 0;
 };
 
-double Median(std::vector<double> values) {
+// The q-quantile of non-empty `values` as the element at index min(n - 1, floor(q * n)) of the
+// sorted values (q = 0.5: the median, values[n / 2]).
+double Quantile(std::vector<double> values, double q) {
   std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
+  return values[std::min(values.size() - 1, static_cast<size_t>(q * values.size()))];
 }
 
 // One warm-up run, then `iters` timed runs of `infer`. `runtime_seconds` (optional) reports the
@@ -90,11 +92,10 @@ absl::StatusOr<Timing> TimeRuns(
       if (runtime_t) runtime_times.push_back(*runtime_t);
     }
   }
-  std::sort(times.begin(), times.end());
-  timing.median = Median(times);
-  timing.p90 = times[std::min(times.size() - 1, static_cast<size_t>(0.9 * times.size()))];
+  timing.median = Quantile(times, 0.5);
+  timing.p90 = Quantile(times, 0.9);
   if (!runtime_times.empty() && runtime_times.size() == times.size()) {
-    timing.runtime_median = Median(runtime_times);
+    timing.runtime_median = Quantile(runtime_times, 0.5);
   }
   return timing;
 }
