@@ -132,15 +132,13 @@ SegmentMatchReport MatchSegments(const ImageResult& expected, const ImageResult&
                    [](const PanopticSegment* a, const PanopticSegment* b) {
                      return a->area > b->area;
                    });
-  std::vector<int64_t> matched_to(ma, -1);  // actual id -> expected id
+  std::vector<int64_t> matched_to(ma, -1);  // actual id -> expected id; -1 = not matched yet
   if (ma > 0) matched_to[0] = 0;            // void matches void
-  std::vector<bool> used(ma, false);
-  if (ma > 0) used[0] = true;
   for (const PanopticSegment* x : order) {
     int64_t best = -1, best_overlap = 0;
     if (x->id > 0 && x->id < me) {
       for (const auto& [id, y] : actual_by_id) {
-        if (id <= 0 || id >= ma || used[id]) continue;
+        if (id <= 0 || id >= ma || matched_to[id] >= 0) continue;
         const int64_t o = overlap[x->id * ma + id];
         if (o > best_overlap) {
           best = id;
@@ -154,7 +152,6 @@ SegmentMatchReport MatchSegments(const ImageResult& expected, const ImageResult&
                                         ") has no overlapping actual segment"));
       continue;
     }
-    used[best] = true;
     matched_to[best] = x->id;
     ++r.num_matched;
     const PanopticSegment& y = *actual_by_id.at(best);
@@ -173,7 +170,7 @@ SegmentMatchReport MatchSegments(const ImageResult& expected, const ImageResult&
     }
   }
   for (const auto& [id, y] : actual_by_id) {
-    if (id <= 0 || id >= ma || !used[id]) {
+    if (id <= 0 || id >= ma || matched_to[id] < 0) {
       r.problems.push_back(absl::StrCat("actual segment ", id, " (category ", y->category_id,
                                         ") matches no expected segment"));
     }
