@@ -24,18 +24,21 @@
 
 namespace d2x::export_test {
 
+void AddArchitectures(plugin::Registrar& staged) {
+  staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
+  staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
+  staged.AddModelBuilder("PanopticFPN", &panoptic_fpn::BuildPanopticFpn);
+  staged.AddRewriter("PanopticFPN",
+                     [] { return std::make_unique<panoptic_fpn::PanopticFpnRewriter>(); });
+  staged.AddModelBuilder("RetinaNet", &retinanet::BuildRetinaNet);
+  staged.AddRewriter("RetinaNet", [] { return std::make_unique<retinanet::RetinaNetRewriter>(); });
+}
+
 const plugin::Registry& TestRegistry() {
   static const plugin::Registry* registry = [] {
     auto* r = new plugin::Registry();
     plugin::Registrar staged;
-    staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
-    staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
-    staged.AddModelBuilder("PanopticFPN", &panoptic_fpn::BuildPanopticFpn);
-    staged.AddRewriter("PanopticFPN",
-                       [] { return std::make_unique<panoptic_fpn::PanopticFpnRewriter>(); });
-    staged.AddModelBuilder("RetinaNet", &retinanet::BuildRetinaNet);
-    staged.AddRewriter("RetinaNet",
-                       [] { return std::make_unique<retinanet::RetinaNetRewriter>(); });
+    AddArchitectures(staged);
     staged.AddExporter(torchscript::kFormatName,
                        [] { return std::make_unique<torchscript::TorchScriptExporter>(); });
     staged.AddRunner(torchscript::kFormatName,

@@ -14,8 +14,11 @@
 
 namespace d2x::export_test {
 
-// GeneralizedRCNN, RetinaNet and PanopticFPN (builders + rewriters) and torchscript (exporter + runner),
-// registered once.
+// Stages the model builders and generic-flavor rewriters of GeneralizedRCNN, RetinaNet and
+// PanopticFPN, as their plugins register them (the formats add their exporter and runner).
+void AddArchitectures(plugin::Registrar& staged);
+
+// AddArchitectures and torchscript (exporter + runner), registered once.
 const plugin::Registry& TestRegistry();
 
 // The libd2x_ops.so built for the test (a data dependency), from the runfiles.

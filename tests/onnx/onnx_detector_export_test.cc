@@ -18,12 +18,6 @@
 #include "core/verify/compare.h"
 #include "core/verify/panoptic_match.h"
 #include "glog/logging.h"
-#include "plugins/arch/panoptic_fpn/panoptic_fpn.h"
-#include "plugins/arch/panoptic_fpn/rewriter.h"
-#include "plugins/arch/rcnn/generalized_rcnn.h"
-#include "plugins/arch/rcnn/rewriter.h"
-#include "plugins/arch/retinanet/retinanet.h"
-#include "plugins/arch/retinanet/rewriter.h"
 #include "plugins/format/onnx/onnx_format.h"
 #include "plugins/format/onnx/ort_node_runner.h"
 #include "tests/export/export_test_util.h"
@@ -43,14 +37,7 @@ const plugin::Registry& OnnxRegistry() {
     setenv("D2X_ORT_NODE_DIR", ort->c_str(), 1);
     auto* r = new plugin::Registry();
     plugin::Registrar staged;
-    staged.AddModelBuilder("GeneralizedRCNN", &rcnn::BuildGeneralizedRcnn);
-    staged.AddRewriter("GeneralizedRCNN", [] { return std::make_unique<rcnn::RcnnRewriter>(); });
-    staged.AddModelBuilder("RetinaNet", &retinanet::BuildRetinaNet);
-    staged.AddRewriter("RetinaNet",
-                       [] { return std::make_unique<retinanet::RetinaNetRewriter>(); });
-    staged.AddModelBuilder("PanopticFPN", &panoptic_fpn::BuildPanopticFpn);
-    staged.AddRewriter("PanopticFPN",
-                       [] { return std::make_unique<panoptic_fpn::PanopticFpnRewriter>(); });
+    export_test::AddArchitectures(staged);
     staged.AddExporter(kFormatName, [] { return std::make_unique<OnnxExporter>(); });
     staged.AddRunner(kFormatName, [] { return std::make_unique<OnnxRunner>(); });
     absl::Status status = r->Commit(staged, {"onnx_export_test", "0", "<linked in>"});
