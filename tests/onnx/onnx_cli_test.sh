@@ -65,6 +65,7 @@ cp -r out broken
 head -c 100000 out/model.onnx > broken/model.onnx
 expect 1 "Protobuf parsing failed" "${d2x}" run "${with_onnx[@]}" --artifact broken \
   --input "${img1}" --output x.json
+grep -qE '^\s+at ' out.txt && fail "the ONNX Runtime error still carries node's stack frames"
 expect 1 "PROBLEM" "${d2x}" doctor "${with_onnx[@]}" --artifact broken
 [[ -e x.json ]] && fail "a failed run wrote x.json"
 finish
