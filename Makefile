@@ -27,6 +27,7 @@ demo: build
 	$(D2X) export --output $(DEMO_OUT) --overwrite
 	$(D2X) doctor --artifact $(DEMO_OUT)/torchscript_tracing
 	$(D2X) doctor --artifact $(DEMO_OUT)/caffe2
+	$(D2X) doctor --artifact $(DEMO_OUT)/onnx
 	$(D2X) run --artifact $(DEMO_OUT)/torchscript_tracing \
 	  --input models/mask_rcnn_small/input_256x320.png \
 	  --output $(DEMO_OUT)/results.json --draw $(DEMO_OUT)/drawn.png

@@ -30,12 +30,25 @@ absl::StatusOr<PluginRecord> PluginLoader::Load(const std::string& path) {
   return record;
 }
 
+namespace {
+
+std::string CanonicalOrAsIs(const std::string& path) {
+  std::error_code ec;
+  std::string canonical = fs::canonical(path, ec).string();
+  return ec ? path : canonical;
+}
+
+}  // namespace
+
+bool PluginLoader::IsLoaded(const std::string& path) const {
+  return loaded_paths_.count(CanonicalOrAsIs(path)) > 0;
+}
+
 absl::StatusOr<PluginRecord> PluginLoader::LoadImpl(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return absl::NotFoundError("no such file");
   if (!fs::is_regular_file(path, ec)) return absl::InvalidArgumentError("not a regular file");
-  std::string canonical = fs::canonical(path, ec).string();
-  if (ec) canonical = path;
+  const std::string canonical = CanonicalOrAsIs(path);
   if (loaded_paths_.count(canonical)) return absl::AlreadyExistsError("already loaded");
 
   {

@@ -42,6 +42,9 @@ class PluginLoader {
 
   const std::vector<PluginRecord>& loaded() const { return loaded_; }
 
+  // Whether the file at `path` (compared by canonical path) was loaded by this loader.
+  bool IsLoaded(const std::string& path) const;
+
  private:
   absl::StatusOr<PluginRecord> LoadImpl(const std::string& path);
 

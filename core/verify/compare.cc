@@ -117,8 +117,15 @@ nlohmann::json BatchComparison::ToJson() const {
     };
     if (m.compared_masks) image["min_mask_iou"] = m.min_mask_iou;
     if (m.compared_keypoints) image["max_keypoint_dist_px"] = m.max_keypoint_dist;
+    if (m.num_agreeing_at_resolution > 0) {
+      image["num_agreeing_at_float_resolution"] = m.num_agreeing_at_resolution;
+    }
     if (m.num_tied_at_lowest_score > 0) {
       image["num_tied_at_lowest_score"] = m.num_tied_at_lowest_score;
+    }
+    if (m.num_tie_excused_expected + m.num_tie_excused_actual > 0) {
+      image["num_tie_excused"] = {{"expected", m.num_tie_excused_expected},
+                                  {"actual", m.num_tie_excused_actual}};
     }
     if (c.dense.compared) {
       image["sem_seg_argmax_agreement"] = c.dense.sem_seg_argmax_agreement;
@@ -147,11 +154,13 @@ nlohmann::json BatchComparison::ToJson() const {
       fields[f.name] = fj;
     }
     image["fields"] = fields;
-    if (!m.problems.empty()) {
-      std::vector<std::string> problems(m.problems.begin(),
-                                        m.problems.begin() + std::min<size_t>(m.problems.size(), 20));
-      image["problems"] = problems;
-    }
+    // The first 20 lines of each list.
+    auto head = [](const std::vector<std::string>& lines) {
+      return std::vector<std::string>(lines.begin(),
+                                      lines.begin() + std::min<size_t>(lines.size(), 20));
+    };
+    if (!m.problems.empty()) image["problems"] = head(m.problems);
+    if (!m.notes.empty()) image["notes"] = head(m.notes);
     list.push_back(image);
   }
   j["images"] = list;
@@ -208,7 +217,8 @@ BatchComparison CompareResults(const std::string& name, const std::vector<ImageR
 nlohmann::json MatchOptionsToJson(const MatchOptions& o) {
   return {{"box_iou_gt", o.box_iou},     {"score_delta_lt", o.score_delta},
           {"mask_iou_gt", o.mask_iou},   {"keypoint_px_le", o.keypoint_px},
-          {"min_fraction", o.min_fraction}};
+          {"min_fraction", o.min_fraction}, {"box_atol_px", o.box_atol_px},
+          {"mask_pixel_floor", o.mask_pixel_floor}, {"excuse_exact_ties", o.excuse_exact_ties}};
 }
 
 }  // namespace d2x::verify

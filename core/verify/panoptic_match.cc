@@ -51,14 +51,15 @@ bool FindDetection(const ImageResult& r, const PanopticSegment& s, Detection* d)
 
 // Why a matched pair disagrees ("" when it agrees).
 std::string Disagreement(const ImageResult& e, const PanopticSegment& x, const ImageResult& a,
-                         const PanopticSegment& y, double region_iou,
+                         const PanopticSegment& y, int64_t inter, int64_t uni,
                          const MatchOptions& options) {
   if (x.category_id != y.category_id || x.isthing != y.isthing) {
     return absl::StrCat("category ", y.category_id, y.isthing ? " (thing)" : " (stuff)",
                         " instead of ", x.category_id, x.isthing ? " (thing)" : " (stuff)");
   }
-  if (!(region_iou > options.mask_iou)) {
-    return absl::StrFormat("region IoU %.4f (areas %d / %d)", region_iou, x.area, y.area);
+  if (RegionAgreement(inter, uni, options) == Agreement::kNo) {
+    return absl::StrFormat("region IoU %.4f (areas %d / %d)",
+                           static_cast<double>(inter) / static_cast<double>(uni), x.area, y.area);
   }
   if (!x.isthing) return "";
   Detection dx, dy;
@@ -67,7 +68,7 @@ std::string Disagreement(const ImageResult& e, const PanopticSegment& x, const I
                         " names no detection");
   }
   const double box_iou = PairwiseBoxIou(dx.box, dy.box).item<double>();
-  if (dx.cls != dy.cls || !(box_iou > options.box_iou) ||
+  if (dx.cls != dy.cls || BoxAgreement(dx.box[0], dy.box[0], box_iou, options) == Agreement::kNo ||
       !(std::abs(dx.score - dy.score) < options.score_delta)) {
     return absl::StrFormat("detection class %d / %d, box IoU %.6f, score %.6f / %.6f", dx.cls,
                            dy.cls, box_iou, dx.score, dy.score);
@@ -155,10 +156,10 @@ SegmentMatchReport MatchSegments(const ImageResult& expected, const ImageResult&
     matched_to[best] = x->id;
     ++r.num_matched;
     const PanopticSegment& y = *actual_by_id.at(best);
-    const double inter = static_cast<double>(best_overlap);
-    const double region_iou = inter / (area_e[x->id] + area_a[best] - inter);
-    r.min_region_iou = std::min(r.min_region_iou, region_iou);
-    std::string why = Disagreement(expected, *x, actual, y, region_iou, options);
+    const int64_t uni = area_e[x->id] + area_a[best] - best_overlap;
+    r.min_region_iou = std::min(
+        r.min_region_iou, static_cast<double>(best_overlap) / static_cast<double>(uni));
+    std::string why = Disagreement(expected, *x, actual, y, best_overlap, uni, options);
     if (why.empty() && (x->area != area_e[x->id] || y.area != area_a[best])) {
       why = absl::StrCat("segments_info area ", x->area, " / ", y.area, " but the regions have ",
                          area_e[x->id], " / ", area_a[best], " pixels");

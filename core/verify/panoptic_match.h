@@ -6,11 +6,12 @@
 //
 // Expected segments are matched, largest first, to the not yet matched actual segment that
 // overlaps them most (pixel counts of panoptic_seg). A pair "agrees" when category_id and isthing
-// are equal, the segments' pixel regions have IoU > mask_iou, the area in segments_info equals
-// the region's pixel count on both sides, and, for things, the two detections the segments come
-// from (instance_id) have the same class, box IoU > box_iou and |score delta| < score_delta. The
-// results agree when at least min_fraction of max(#expected, #actual) segments are agreeing
-// pairs. The tolerances are MatchOptions' (the fixtures' tolerances).
+// are equal, the segments' pixel regions agree (IoU > mask_iou, or at most mask_pixel_floor
+// pixels differ), the area in segments_info equals the region's pixel count on both sides, and,
+// for things, the two detections the segments come from (instance_id) have the same class, boxes
+// that agree (BoxAgreement) and |score delta| < score_delta. The results agree when at least
+// min_fraction of max(#expected, #actual) segments are agreeing pairs. The tolerances are
+// MatchOptions' (the fixtures' tolerances, with detection_match.h's float-resolution rules).
 #ifndef D2X_CORE_VERIFY_PANOPTIC_MATCH_H_
 #define D2X_CORE_VERIFY_PANOPTIC_MATCH_H_
 

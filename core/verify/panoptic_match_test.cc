@@ -85,12 +85,21 @@ TEST(MatchSegmentsTest, OnePixelOnALargeSegmentAgrees) {
   EXPECT_NEAR(r.pixel_agreement, 1.0 - 1.0 / 2000.0, 1e-12);
 }
 
-// The 10-pixel segment losing a pixel is a disagreeing pair (IoU 0.9), and 3 of 4 segments is
-// below 99%.
-TEST(MatchSegmentsTest, SmallSegmentLosingAPixelDisagrees) {
+// The 10-pixel segment losing one pixel (IoU 0.9) agrees at float resolution (one pixel is the
+// mask_pixel_floor); losing two (IoU 0.8) it is a disagreeing pair, and 3 of 4 segments is below
+// 99%.
+TEST(MatchSegmentsTest, SmallSegmentLosingTwoPixelsDisagrees) {
   const ImageResult e = Panoptic();
   ImageResult a = Panoptic();
   a.panoptic_seg[36][40] = 1;
+  SetArea(a, 1);
+  SetArea(a, 4);
+  SegmentMatchReport one = MatchSegments(e, a);
+  EXPECT_TRUE(one.ok) << one.Summary();
+  EXPECT_EQ(one.num_agreeing, 4);
+  EXPECT_NEAR(one.min_region_iou, 0.9, 1e-12);
+
+  a.panoptic_seg[36][41] = 1;
   SetArea(a, 1);
   SetArea(a, 4);
   SegmentMatchReport r = MatchSegments(e, a);
@@ -98,7 +107,7 @@ TEST(MatchSegmentsTest, SmallSegmentLosingAPixelDisagrees) {
   EXPECT_EQ(r.num_matched, 4);
   EXPECT_EQ(r.num_agreeing, 3);
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].find("region IoU 0.9000"), std::string::npos) << r.problems[0];
+  EXPECT_NE(r.problems[0].find("region IoU 0.8000"), std::string::npos) << r.problems[0];
 }
 
 TEST(MatchSegmentsTest, OtherCategoryDisagrees) {

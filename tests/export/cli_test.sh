@@ -39,7 +39,7 @@ grep -q '"method": "scripting"' single/manifest.json || fail "single is not a sc
 expect 1 "has no method 'freezing'" "${d2x}" export --output bad --format torchscript --method freezing
 [[ -e bad ]] && fail "a failed export left bad/"
 expect 1 "--sample_image IMG is required" "${d2x}" export --output bad2 --config "${model}/config.yaml"
-expect 1 "no plugin provides the export format 'onnx'" "${d2x}" export --output bad3 --format onnx
+expect 1 "no plugin provides the export format 'tensorrt'" "${d2x}" export --output bad3 --format tensorrt
 # Format options go to their format, which rejects keys it does not know.
 expect 1 "unknown option 'opset'" "${d2x}" export --output bad4 --format torchscript \
   --method tracing --format_options torchscript.opset=16

@@ -110,11 +110,24 @@ void ExpectMatchesFixtures(const std::string& arch, const std::string& dir,
         parity::FixtureDetections(arch, key), verify::FromInstances((*results)[0].instances));
     std::cout << arch << " onnx " << key << " vs detectron2: " << report.Summary() << "\n";
     EXPECT_TRUE(report.ok) << report.Summary();
+    EXPECT_LE(report.num_agreeing_at_resolution, 2) << report.Summary();
+    EXPECT_EQ(report.num_tie_excused_expected + report.num_tie_excused_actual, 0)
+        << report.Summary();
     if (arch == "panoptic_fpn") ExpectPanopticMatchesFixtures(key, (*results)[0]);
   }
 }
 
-// Keypoint and Faster R-CNN: exported, verified (all three checks), installed; vs detectron2.
+// Every architecture: exported, verified (all three checks), installed; vs detectron2 on both
+// fixture images (PanopticFPN: also its panoptic map and segments at both sizes and its
+// semantic argmax at 200x296). Some comparisons pass only through core/verify's float-resolution
+// rules (detection_match.h, docs/EXPORT.md "Verification"); the test bounds them:
+//  * at most 2 pairs per image agree only at float resolution. Mask R-CNN / PanopticFPN at
+//    200x296 vs detectron2 have two: boxes clipped to slivers at the bottom border (0.0055 and
+//    0.54 px high; the first's IoU 0.98 with coordinates within 1.1e-4 px, the second's 6-pixel
+//    mask one pixel off);
+//  * exact ties are left out only in RetinaNet's batch check, in the padded slot, where every
+//    detection's score saturates to exactly 1.0f, and which of those tied candidates torch.topk
+//    and ONNX TopK keep is implementation-defined.
 class OnnxDetectorExportTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxDetectorExportTest, ExportsVerifiesAndMatchesDetectron2) {
@@ -127,54 +140,23 @@ TEST_P(OnnxDetectorExportTest, ExportsVerifiesAndMatchesDetectron2) {
                            "config.yaml"}) {
     EXPECT_TRUE(fs::is_regular_file(fs::path(e.dir) / file)) << file;
   }
+  for (size_t c = 0; c < e.outcome.checks.size(); ++c) {
+    const std::vector<verify::ImageComparison>& images = e.outcome.checks[c].images;
+    for (size_t i = 0; i < images.size(); ++i) {
+      const verify::MatchReport& m = images[i].match;
+      EXPECT_LE(m.num_agreeing_at_resolution, 2) << m.Summary();
+      const bool padded_retinanet_slot = GetParam() == "retinanet" && c == 2 && i == 1;
+      if (!padded_retinanet_slot) {
+        EXPECT_EQ(m.num_tie_excused_expected + m.num_tie_excused_actual, 0) << m.Summary();
+      }
+    }
+  }
   ExpectMatchesFixtures(GetParam(), e.dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, OnnxDetectorExportTest,
-                         ::testing::Values("keypoint_rcnn", "faster_rcnn"));
-
-// RetinaNet: the sample and the second image verify and match detectron2. The batch check is not
-// asserted: the fixture model's scores in the padded batch slot saturate at exactly 1.0f, and the
-// choice among hundreds of exact ties (torch's partial sort vs ORT's TopK) is implementation-
-// defined (docs/ONNX.md).
-TEST(OnnxRetinaNetExportTest, SingleImagesVerifyAndMatchDetectron2) {
-  const Exported e = Export("retinanet", /*keep_failed=*/true);
-  EXPECT_TRUE(e.outcome.exported);
-  ASSERT_EQ(e.outcome.checks.size(), 3u);
-  EXPECT_TRUE(e.outcome.checks[0].ok) << e.outcome.checks[0].Summary();
-  EXPECT_TRUE(e.outcome.checks[1].ok) << e.outcome.checks[1].Summary();
-  ExpectMatchesFixtures("retinanet", e.dir);
-}
-
-// Mask R-CNN and PanopticFPN: the sample and the batch of both images verify; the artifact
-// matches detectron2 at 256x320 (PanopticFPN: also its panoptic map and segments at both sizes
-// and its semantic argmax at 200x296). The 200x296 image alone is reported, not asserted: ONNX
-// Runtime agrees with the eager model and with detectron2 on 98 of its 100 detections, below the
-// fixtures' 99%: two boxes clipped to less than a pixel high at the bottom border (0.0055 and
-// 0.54 px; IoU and a 6-pixel mask decided by float rounding of ORT's convolutions, docs/ONNX.md).
-// The tolerance stays; this test pins everything else.
-class OnnxMaskExportTest : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(OnnxMaskExportTest, SampleAndBatchVerifyAndMatchDetectron2) {
-  const Exported e = Export(GetParam(), /*keep_failed=*/true);
-  EXPECT_TRUE(e.outcome.exported);
-  ASSERT_EQ(e.outcome.checks.size(), 3u);
-  EXPECT_TRUE(e.outcome.checks[0].ok) << e.outcome.checks[0].Summary();
-  EXPECT_TRUE(e.outcome.checks[2].ok) << e.outcome.checks[2].Summary();
-  ExpectMatchesFixtures(GetParam(), e.dir, {"256x320"});
-  if (GetParam() == "panoptic_fpn") {
-    absl::StatusOr<std::unique_ptr<exporting::LoadedArtifact>> artifact =
-        exporting::LoadedArtifact::Load(OnnxRegistry(), e.dir);
-    ASSERT_TRUE(artifact.ok()) << artifact.status();
-    absl::StatusOr<std::vector<ImageResult>> results =
-        (*artifact)->Predict({FixtureImageInput("panoptic_fpn", "200x296")});
-    ASSERT_TRUE(results.ok()) << results.status();
-    ExpectPanopticMatchesFixtures("200x296", (*results)[0]);
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Fixtures, OnnxMaskExportTest,
-                         ::testing::Values("mask_rcnn", "panoptic_fpn"));
+                         ::testing::Values("keypoint_rcnn", "faster_rcnn", "mask_rcnn",
+                                           "panoptic_fpn", "retinanet"));
 
 }  // namespace
 }  // namespace d2x::onnx_format

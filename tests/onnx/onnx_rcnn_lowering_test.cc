@@ -244,16 +244,12 @@ TEST_P(OnnxRcnnFixtureTest, AgreesWithDetectron2Fixtures) {
         parity::FixtureDetections(arch(), key), verify::FromInstances((*onnx)[0].instances));
     std::cout << arch() << " opset " << opset() << " " << key
               << " vs detectron2: " << report.Summary() << "\n";
-    // The one known shortfall, reported and not asserted (docs/ONNX.md "Numerical noise
-    // floor"): the fixture Mask R-CNN at 200x296 agrees on 98 of 100 detections; the two others
-    // are boxes clipped to less than a pixel high at the border, decided by float rounding of
-    // ORT's convolutions (LibTorch itself with one thread gets 99/100 there). The tolerance is
-    // not relaxed for them.
-    if (arch() == "mask_rcnn" && key == "200x296") {
-      std::cout << "  (known shortfall, not asserted)\n";
-      continue;
-    }
+    // The fixture Mask R-CNN at 200x296 has two pairs agreeing only at float resolution
+    // (docs/ONNX.md "Numerical noise floor"): boxes clipped to less than a pixel high at the
+    // border, decided by float rounding of ORT's convolutions (LibTorch itself with one thread
+    // misses one of them by IoU). No more than that.
     EXPECT_TRUE(report.ok) << report.Summary();
+    EXPECT_LE(report.num_agreeing_at_resolution, 2) << report.Summary();
   }
 }
 

@@ -66,6 +66,12 @@ std::vector<std::string> BundledPluginFiles(const std::string& argv0,
 
 void LoadOne(const std::string& path, bool named_explicitly, plugin::PluginLoader& loader,
              PluginLoadReport& report) {
+  // The same file named again (e.g. --plugin bazel-bin/.../libd2x_onnx.so, which the tool also
+  // loads by default) is already there; a different file providing the same plugin is an error.
+  if (loader.IsLoaded(path)) {
+    VLOG(1) << "plugin " << path << " is already loaded";
+    return;
+  }
   absl::StatusOr<plugin::PluginRecord> record = loader.Load(path);
   if (record.ok()) {
     VLOG(1) << "loaded plugin " << record->name << " from " << path;
