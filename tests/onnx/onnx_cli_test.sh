@@ -1,7 +1,8 @@
 #!/bin/bash
-# The d2x CLI with the ONNX plugin (--plugin libd2x_onnx.so), end to end on the fixture Faster
-# R-CNN: export with --opset 16 (verified in ONNX Runtime), run / verify / doctor / inspect / bench
-# on the artifact, and the failure paths (unsupported opset, no ONNX Runtime, corrupted
+# The d2x CLI with the ONNX plugin (loaded by default; naming the same file again with --plugin,
+# as this test does, is a no-op), end to end on the fixture Faster R-CNN: export with --opset 16
+# (verified in ONNX Runtime), run / verify / doctor / inspect / bench on the artifact, and the
+# failure paths (unsupported opset, no ONNX Runtime, corrupted
 # model.onnx) with their exit codes and messages.
 # Usage: onnx_cli_test.sh <d2x> <libd2x_onnx.so> <ort_run.js>   ($D2X_FIXTURES_DIR is required)
 set -uo pipefail
