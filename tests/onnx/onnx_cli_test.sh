@@ -41,6 +41,12 @@ for f in model.onnx ort_run.js manifest.json report.json config.yaml; do
 done
 grep -q '"opset": "16"' out/manifest.json || fail "manifest.json does not record opset 16"
 grep -q '^  "ok": true' out/report.json || fail "report.json does not say ok"
+# The 200x296 image has a box clipped to 0.0055 px at the border: it agrees only at float
+# resolution, which the summary and report.json say (docs/EXPORT.md "Verification").
+grep -qE "^onnx: [0-9]+ detection pair\\(s\\) agree only at float resolution" out.txt ||
+  fail "export summary does not report the float-resolution pair"
+grep -q '"num_agreeing_at_float_resolution": 1' out/report.json ||
+  fail "report.json does not count the float-resolution pair"
 
 # The artifact as a user runs it.
 expect 0 "wrote 200 detections for 2 image(s)" "${d2x}" run "${with_onnx[@]}" --artifact out \

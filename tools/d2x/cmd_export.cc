@@ -92,6 +92,30 @@ std::vector<std::string> SummaryRow(const exporting::ExportOutcome& o) {
           o.installed ? o.output_dir : "(nothing written)"};
 }
 
+// "<format>: N detection pairs agree only at float resolution, M ..." when core/verify used its
+// float-resolution rules in any check of the outcome (docs/EXPORT.md "Verification"), else "".
+std::string FloatResolutionNote(const exporting::ExportOutcome& o) {
+  int64_t at_resolution = 0, tie_excused = 0;
+  for (const verify::BatchComparison& c : o.checks) {
+    for (const verify::ImageComparison& image : c.images) {
+      at_resolution += image.match.num_agreeing_at_resolution;
+      tie_excused += image.match.num_tie_excused_expected + image.match.num_tie_excused_actual;
+    }
+  }
+  if (at_resolution == 0 && tie_excused == 0) return "";
+  std::string note = absl::StrCat(o.format, o.method.empty() ? "" : "_", o.method, ":");
+  if (at_resolution > 0) {
+    absl::StrAppend(&note, " ", at_resolution,
+                    " detection pair(s) agree only at float resolution (sliver boxes within "
+                    "1e-3 px, small masks one pixel off)");
+  }
+  if (tie_excused > 0) {
+    absl::StrAppend(&note, at_resolution > 0 ? ";" : "", " ", tie_excused,
+                    " detection(s) of exact score ties left out");
+  }
+  return absl::StrCat(note, " (report.json)");
+}
+
 // --format_options, by format: "onnx.opset=16,x.y=z" -> {onnx: {opset: 16}, x: {y: z}}.
 absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>> FormatOptions(
     const std::string& text) {
@@ -240,6 +264,7 @@ absl::Status Export(CommandContext& context, bool* all_ok) {
                "MAX_SCORE_DELTA", "MIN_MASK_IOU", "MAX_KP_DIST", "SECONDS", "OUTPUT"});
   std::vector<std::string> failures;
   std::vector<std::string> table_rows;  // the IDENTICAL column
+  std::vector<std::string> notes;       // FloatResolutionNote of each outcome
   *all_ok = true;
   for (const exporting::ExportTarget& target : *targets) {
     absl::StatusOr<exporting::ExportOutcome> outcome = (*session)->Export(target);
@@ -257,11 +282,13 @@ absl::Status Export(CommandContext& context, bool* all_ok) {
         if (!c.ok) failures.push_back("  " + c.Summary());
       }
     }
+    if (std::string note = FloatResolutionNote(*outcome); !note.empty()) notes.push_back(note);
     std::vector<std::string> row = SummaryRow(*outcome);
     table_rows.push_back(row[4]);
     table.AddRow(std::move(row));
   }
   std::printf("\n%s", table.ToString().c_str());
+  for (const std::string& n : notes) std::printf("%s\n", n.c_str());
   for (const std::string& f : failures) std::fprintf(stderr, "%s\n", f.c_str());
   bool identical = true;
   for (const auto& row : table_rows) identical = identical && row == "yes";
