@@ -91,6 +91,12 @@ class Runner {
   virtual ~Runner() = default;
   // Loads the artifact directory written by the format's Exporter (with its manifest.json).
   virtual absl::StatusOr<std::unique_ptr<Session>> Load(const std::string& artifact_dir) = 0;
+  // Checks, without an artifact, what the runtime needs outside d2x (e.g. ONNX Runtime from
+  // npm and node): a one-line description of the runtime found, or an error saying what is
+  // missing and how to install it. `d2x doctor` prints it for every format.
+  virtual absl::StatusOr<std::string> CheckRuntime() const {
+    return std::string("built into d2x (LibTorch)");
+  }
 };
 
 }  // namespace d2x

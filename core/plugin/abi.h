@@ -21,7 +21,7 @@
 
 // Bump the major version for any change that breaks existing plugins (layout of D2xPluginInfo,
 // Registrar or the interfaces in core/*.h); bump the minor version for compatible additions.
-#define D2X_PLUGIN_ABI_MAJOR 1
+#define D2X_PLUGIN_ABI_MAJOR 2
 #define D2X_PLUGIN_ABI_MINOR 0
 
 #define D2X_PLUGIN_ENTRY_SYMBOL "d2x_plugin_info"

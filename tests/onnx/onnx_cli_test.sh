@@ -55,6 +55,8 @@ expect 0 "wrote 200 detections for 2 image(s)" "${d2x}" run "${with_onnx[@]}" --
 expect 0 "verified: the artifact agrees" "${d2x}" verify "${with_onnx[@]}" --artifact out \
   --output verify.json
 expect 0 "runs a blank 64x64 image" "${d2x}" doctor "${with_onnx[@]}" --artifact out
+# Without an artifact, doctor checks every format's runtime: node loads onnxruntime-node.
+expect 0 "ONNX Runtime 1.30.0 (onnxruntime-node at" "${d2x}" doctor
 expect 0 "opset: 16" "${d2x}" inspect "${with_onnx[@]}" --artifact out
 expect 0 "RUNTIME_MEDIAN_S" "${d2x}" bench "${with_onnx[@]}" --artifact out --size 200x296 \
   --iters 1
@@ -68,6 +70,9 @@ expect 1 "opset 15 is not supported (16..17)" "${d2x}" export "${with_onnx[@]}" 
 [[ -e bad ]] && fail "a failed export left bad/"
 expect 1 "is not a directory" env D2X_ORT_NODE_DIR=/nonexistent "${d2x}" run "${with_onnx[@]}" \
   --artifact out --input "${img1}" --output x.json
+expect 1 "is not a directory" env D2X_ORT_NODE_DIR=/nonexistent "${d2x}" doctor
+expect 1 "/nonexistent/node cannot load onnxruntime-node 1.30.0" env D2X_NODE=/nonexistent/node \
+  "${d2x}" doctor
 cp -r out broken
 head -c 100000 out/model.onnx > broken/model.onnx
 expect 1 "Protobuf parsing failed" "${d2x}" run "${with_onnx[@]}" --artifact broken \

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,9 @@
 #include "absl/strings/str_split.h"
 #include "core/export/artifact.h"
 #include "core/export/manifest.h"
+#include "core/exporter.h"
 #include "core/plugin/loader.h"
+#include "core/plugin/registry.h"
 #include "core/version.h"
 #include "tools/d2x/bundled_files.h"
 #include "tools/d2x/command.h"
@@ -171,6 +174,25 @@ int CheckArtifact(CommandContext& context, const std::string& dir) {
   return problems;
 }
 
+// What every format's runner needs outside d2x (Runner::CheckRuntime); returns the number of
+// problems.
+int CheckRuntimes(CommandContext& context) {
+  std::printf("\nruntimes:\n");
+  int problems = 0;
+  for (const std::string& format : context.registry->Names(plugin::EntryKind::kRunner)) {
+    std::unique_ptr<Runner> runner = context.registry->FindRunner(format)->value();
+    absl::StatusOr<std::string> runtime = runner->CheckRuntime();
+    if (runtime.ok()) {
+      std::printf("  ok       %-14s %s\n", format.c_str(), runtime->c_str());
+    } else {
+      std::printf("  PROBLEM  %-14s %s\n", format.c_str(),
+                  std::string(runtime.status().message()).c_str());
+      ++problems;
+    }
+  }
+  return problems;
+}
+
 }  // namespace
 
 int RunDoctor(CommandContext& context) {
@@ -201,7 +223,9 @@ int RunDoctor(CommandContext& context) {
     std::printf("  (none found)\n");
   }
   if (const std::string artifact = absl::GetFlag(FLAGS_artifact); !artifact.empty()) {
-    problems += CheckArtifact(context, artifact);
+    problems += CheckArtifact(context, artifact);  // its own format's runtime only
+  } else {
+    problems += CheckRuntimes(context);
   }
   std::printf("\n%s\n", problems == 0 ? "no problems found"
                                       : (std::to_string(problems) + " problem(s) found").c_str());

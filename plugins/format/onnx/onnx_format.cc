@@ -178,6 +178,11 @@ absl::StatusOr<ArtifactInfo> OnnxExporter::Export(const ExportRequest& request) 
   return info;
 }
 
+absl::StatusOr<std::string> OnnxRunner::CheckRuntime() const {
+  D2X_ASSIGN_OR_RETURN(const std::string ort_dir, LocateOnnxRuntimeNode("", ""));
+  return CheckOnnxRuntimeNode(ort_dir);
+}
+
 absl::StatusOr<std::unique_ptr<Session>> OnnxRunner::Load(const std::string& artifact_dir) {
   D2X_ASSIGN_OR_RETURN(exporting::Manifest manifest, exporting::ReadManifest(artifact_dir));
   if (manifest.format != kFormatName) {

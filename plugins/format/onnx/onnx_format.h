@@ -40,6 +40,8 @@ class OnnxExporter : public Exporter {
 class OnnxRunner : public Runner {
  public:
   absl::StatusOr<std::unique_ptr<Session>> Load(const std::string& artifact_dir) override;
+  // onnxruntime-node found as for an artifact (without one) and loaded in node.
+  absl::StatusOr<std::string> CheckRuntime() const override;
 };
 
 // Finds node_modules/onnxruntime-node for an artifact (see above); `recorded` is the manifest's

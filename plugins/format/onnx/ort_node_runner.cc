@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "core/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace d2x::onnx_format {
@@ -176,6 +177,34 @@ absl::StatusOr<std::string> OnnxRuntimeNodeVersion(const std::string& onnxruntim
     return absl::NotFoundError(absl::StrCat("ort: reading the version from ", p.string(), ": ",
                                             e.what()));
   }
+}
+
+absl::StatusOr<std::string> CheckOnnxRuntimeNode(const std::string& onnxruntime_node_dir,
+                                                 const std::string& node) {
+  D2X_ASSIGN_OR_RETURN(const std::string version, OnnxRuntimeNodeVersion(onnxruntime_node_dir));
+  absl::StatusOr<fs::path> made = MakeTempDir();
+  if (!made.ok()) return made.status();
+  TempDir dir{*made};
+  OrtNodeConfig config;
+  config.node = node;
+  // Prints node's version once the binding (the native libonnxruntime) has loaded, else the
+  // first line of the error.
+  const std::string cmd = absl::StrCat(
+      Quote(NodeExecutable(config)),
+      " -e 'try { require(process.argv[1]); process.stdout.write(process.version); } catch (e) { "
+      "process.stderr.write(String(e.message).split(\"\\n\")[0]); process.exit(1); }' ",
+      Quote(onnxruntime_node_dir), " >", Quote((dir.path / "stdout.txt").string()), " 2>",
+      Quote((dir.path / "stderr.txt").string()));
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ort: ", NodeExecutable(config), " cannot load onnxruntime-node ", version, " from ",
+        onnxruntime_node_dir, " (exit status ", WIFEXITED(rc) ? WEXITSTATUS(rc) : rc, "): ",
+        NodeErrorText(ReadAll(dir.path / "stderr.txt")),
+        " (run tools/setup.sh, or set $D2X_NODE / $D2X_ORT_NODE_DIR)"));
+  }
+  return absl::StrCat("ONNX Runtime ", version, " (onnxruntime-node at ", onnxruntime_node_dir,
+                      ", node ", ReadAll(dir.path / "stdout.txt"), ")");
 }
 
 absl::StatusOr<std::vector<at::Tensor>> RunInOnnxRuntime(

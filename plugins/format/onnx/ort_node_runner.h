@@ -30,6 +30,12 @@ absl::StatusOr<std::string> FindOnnxRuntimeNode(const std::string& start);
 // The onnxruntime-node package version (its package.json "version"), e.g. "1.30.0".
 absl::StatusOr<std::string> OnnxRuntimeNodeVersion(const std::string& onnxruntime_node_dir);
 
+// Loads the onnxruntime-node binding in node (`node -e "require(dir)"`), the way ort_run.js does:
+// "ONNX Runtime <version> (onnxruntime-node at <dir>, node <version>)", or an error with node's
+// message (node missing, the native binding not loadable).
+absl::StatusOr<std::string> CheckOnnxRuntimeNode(const std::string& onnxruntime_node_dir,
+                                                 const std::string& node = "node");
+
 // Runs model_path on the named inputs; returns the outputs in the model's output order.
 // One node process per call (session creation included).
 absl::StatusOr<std::vector<at::Tensor>> RunInOnnxRuntime(
