@@ -8,7 +8,8 @@
 // count against the fraction. The defaults are the fixtures' tolerances
 // (../shared/fixtures/README.md); never loosen them to make a comparison pass.
 //
-// Three cases the ratios cannot judge are decided at float resolution (docs/VERIFY.md):
+// Three cases the ratios cannot judge are decided at float resolution (docs/EXPORT.md
+// "Verification: the tolerances and float resolution"):
 //  * Degenerate boxes. A box also agrees when every coordinate is within box_atol_px, the
 //    tolerance detectron2's own export tests put on boxes (assert_instances_allclose: atol =
 //    100 * rtol = 1e-3 px). For a box at least 0.4 px on each side that implies IoU > 0.99, so
@@ -52,7 +53,17 @@ struct DetectionSet {
 // (0 where the union is empty).
 at::Tensor PairwiseBoxIou(const at::Tensor& a, const at::Tensor& b);
 
-struct MatchOptions;
+struct MatchOptions {
+  double box_iou = 0.99;       // agreeing pairs: box IoU >  box_iou
+  double score_delta = 1e-3;   //                 |score delta| < score_delta
+  double mask_iou = 0.99;      //                 mask IoU > mask_iou
+  double keypoint_px = 0.5;    //                 every keypoint within keypoint_px
+  double min_fraction = 0.99;  // agreeing pairs / max(#expected, #actual) >= min_fraction
+  // Float resolution (see the top of this file).
+  double box_atol_px = 1e-3;      // or every box coordinate within box_atol_px
+  int64_t mask_pixel_floor = 1;   // or masks differing in at most mask_pixel_floor pixels
+  bool excuse_exact_ties = true;  // leave disagreeing exact ties at the lowest score out
+};
 
 // How a compared pair of boxes or pixel regions agrees.
 enum class Agreement { kNo, kByRatio, kAtFloatResolution };
@@ -69,18 +80,6 @@ Agreement RegionAgreement(int64_t inter, int64_t uni, const MatchOptions& option
 
 // pred_boxes / scores / pred_classes / pred_masks / pred_keypoints of an Instances.
 DetectionSet FromInstances(const Instances& instances);
-
-struct MatchOptions {
-  double box_iou = 0.99;       // agreeing pairs: box IoU >  box_iou
-  double score_delta = 1e-3;   //                 |score delta| < score_delta
-  double mask_iou = 0.99;      //                 mask IoU > mask_iou
-  double keypoint_px = 0.5;    //                 every keypoint within keypoint_px
-  double min_fraction = 0.99;  // agreeing pairs / max(#expected, #actual) >= min_fraction
-  // Float resolution (see the top of this file).
-  double box_atol_px = 1e-3;      // or every box coordinate within box_atol_px
-  int64_t mask_pixel_floor = 1;   // or masks differing in at most mask_pixel_floor pixels
-  bool excuse_exact_ties = true;  // leave disagreeing exact ties at the lowest score out
-};
 
 struct MatchReport {
   int64_t num_expected = 0;

@@ -254,7 +254,9 @@ TEST(RetinaNetBatchTest, FixturePairBatch) {
             << (tie_decided ? " (top-k decided by ties): " : ": ") << r1.Summary().substr(0, 400)
             << "\n";
   EXPECT_TRUE(r1.ok) << r1.Summary();
-  if (tie_decided) EXPECT_GT(r1.num_tie_excused_expected, 0) << r1.Summary();
+  if (tie_decided) {
+    EXPECT_GT(r1.num_tie_excused_expected, 0) << r1.Summary();
+  }
 }
 
 // A requested output size (ImageInput height/width) rescales the boxes as detector_postprocess
