@@ -1,7 +1,7 @@
-// `d2x doctor`: load every plugin and report problems (exit 1 if there are any); with
-// --artifact DIR also check that an exported artifact loads and runs: a TorchScript artifact
-// outside d2x (with its own libd2x_ops.so), any other format through its runner, as `d2x run
-// --artifact` will.
+// `d2x doctor`: load every plugin, check every format's runtime (Runner::CheckRuntime) and report
+// problems (exit 1 if there are any). With --artifact DIR, check that exported artifact instead
+// of the runtimes: it loads and runs, a TorchScript artifact outside d2x (with its own
+// libd2x_ops.so), any other format through its runner, as `d2x run --artifact` will.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/wait.h>
