@@ -17,7 +17,7 @@
 //    rounding of one coordinate decides.
 //  * Tiny masks. A mask also agrees when the two differ in at most mask_pixel_floor pixels.
 //    IoU > 0.99 already allows one pixel from a union of 101 pixels; below that, one pixel at the
-//    0.5 threshold of the paste would fail a mask of any size.
+//    0.5 threshold of the paste failed the mask. (Looser than the ratio there, by one pixel.)
 //  * Exact ties. When both sides' lowest scores are the same value exactly and at least two
 //    expected detections have it, a top-k or NMS among exact ties chose those detections, and
 //    which tied candidates it keeps is implementation-defined (e.g. torch.topk's partial sort vs
