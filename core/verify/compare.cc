@@ -23,7 +23,14 @@ FieldDiff DiffField(const std::string& name, const at::Tensor& a, const at::Tens
   return d;
 }
 
-double Agreement(const at::Tensor& a, const at::Tensor& b) {
+// The first 20 lines of a report's list (report.json stays short; Summary() has them all).
+std::vector<std::string> FirstLines(const std::vector<std::string>& lines) {
+  return std::vector<std::string>(lines.begin(),
+                                  lines.begin() + std::min<size_t>(lines.size(), 20));
+}
+
+// Fraction of equal elements (1 for empty tensors).
+double EqualFraction(const at::Tensor& a, const at::Tensor& b) {
   if (a.numel() == 0) return 1.0;
   return (a == b).to(at::kDouble).mean().item<double>();
 }
@@ -38,7 +45,7 @@ DenseComparison CompareDense(const ImageResult& e, const ImageResult& a,
       d.sem_seg_argmax_agreement = 0.0;
       d.problem = "sem_seg missing or of another shape";
     } else {
-      d.sem_seg_argmax_agreement = Agreement(e.sem_seg.argmax(0), a.sem_seg.argmax(0));
+      d.sem_seg_argmax_agreement = EqualFraction(e.sem_seg.argmax(0), a.sem_seg.argmax(0));
     }
     d.fields.push_back(DiffField("sem_seg", e.sem_seg, a.sem_seg));
   }
@@ -140,10 +147,7 @@ nlohmann::json BatchComparison::ToJson() const {
                            {"num_agreeing", seg.num_agreeing},
                            {"agreeing_fraction", seg.fraction},
                            {"min_region_iou", seg.min_region_iou}};
-      if (!seg.problems.empty()) {
-        image["segments"]["problems"] = std::vector<std::string>(
-            seg.problems.begin(), seg.problems.begin() + std::min<size_t>(seg.problems.size(), 20));
-      }
+      if (!seg.problems.empty()) image["segments"]["problems"] = FirstLines(seg.problems);
     }
     nlohmann::json fields = nlohmann::json::object();
     std::vector<FieldDiff> all = c.fields;
@@ -154,13 +158,8 @@ nlohmann::json BatchComparison::ToJson() const {
       fields[f.name] = fj;
     }
     image["fields"] = fields;
-    // The first 20 lines of each list.
-    auto head = [](const std::vector<std::string>& lines) {
-      return std::vector<std::string>(lines.begin(),
-                                      lines.begin() + std::min<size_t>(lines.size(), 20));
-    };
-    if (!m.problems.empty()) image["problems"] = head(m.problems);
-    if (!m.notes.empty()) image["notes"] = head(m.notes);
+    if (!m.problems.empty()) image["problems"] = FirstLines(m.problems);
+    if (!m.notes.empty()) image["notes"] = FirstLines(m.notes);
     list.push_back(image);
   }
   j["images"] = list;

@@ -21,6 +21,7 @@
 #include "plugins/format/onnx/onnx_format.h"
 #include "plugins/format/onnx/ort_node_runner.h"
 #include "tests/export/export_test_util.h"
+#include "tests/onnx/onnx_test_util.h"
 #include "tests/parity/parity_util.h"
 
 namespace d2x::onnx_format {
@@ -110,9 +111,7 @@ void ExpectMatchesFixtures(const std::string& arch, const std::string& dir,
         parity::FixtureDetections(arch, key), verify::FromInstances((*results)[0].instances));
     std::cout << arch << " onnx " << key << " vs detectron2: " << report.Summary() << "\n";
     EXPECT_TRUE(report.ok) << report.Summary();
-    EXPECT_LE(report.num_agreeing_at_resolution, 2) << report.Summary();
-    EXPECT_EQ(report.num_tie_excused_expected + report.num_tie_excused_actual, 0)
-        << report.Summary();
+    onnx_test::ExpectFloatResolutionBounded(report);
     if (arch == "panoptic_fpn") ExpectPanopticMatchesFixtures(key, (*results)[0]);
   }
 }
@@ -143,12 +142,9 @@ TEST_P(OnnxDetectorExportTest, ExportsVerifiesAndMatchesDetectron2) {
   for (size_t c = 0; c < e.outcome.checks.size(); ++c) {
     const std::vector<verify::ImageComparison>& images = e.outcome.checks[c].images;
     for (size_t i = 0; i < images.size(); ++i) {
-      const verify::MatchReport& m = images[i].match;
-      EXPECT_LE(m.num_agreeing_at_resolution, 2) << m.Summary();
       const bool padded_retinanet_slot = GetParam() == "retinanet" && c == 2 && i == 1;
-      if (!padded_retinanet_slot) {
-        EXPECT_EQ(m.num_tie_excused_expected + m.num_tie_excused_actual, 0) << m.Summary();
-      }
+      onnx_test::ExpectFloatResolutionBounded(images[i].match,
+                                              /*ties_allowed=*/padded_retinanet_slot);
     }
   }
   ExpectMatchesFixtures(GetParam(), e.dir);

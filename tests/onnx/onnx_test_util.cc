@@ -43,4 +43,12 @@ absl::StatusOr<Lowered> TraceLowerAndWrite(const trace::TraceFunction& fn,
   return Lowered{*module, *model, path};
 }
 
+void ExpectFloatResolutionBounded(const verify::MatchReport& report, bool ties_allowed) {
+  EXPECT_LE(report.num_agreeing_at_resolution, kMaxPairsAtFloatResolution) << report.Summary();
+  if (!ties_allowed) {
+    EXPECT_EQ(report.num_tie_excused_expected + report.num_tie_excused_actual, 0)
+        << report.Summary();
+  }
+}
+
 }  // namespace d2x::onnx_test

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/trace/trace.h"
+#include "core/verify/detection_match.h"
 #include "plugins/format/onnx/lowering.h"
 #include "plugins/format/onnx/ort_node_runner.h"
 
@@ -37,6 +38,12 @@ absl::StatusOr<Lowered> TraceLowerAndWrite(const trace::TraceFunction& fn,
                                            const std::string& module_name,
                                            const onnx_format::LoweringOptions& options,
                                            const std::string& name);
+
+// The bound the ONNX tests put on core/verify's float-resolution rules (docs/EXPORT.md
+// "Verification"): at most kMaxPairsAtFloatResolution pairs of one image agree only at float
+// resolution, and detections of an exact tie are left out only where `ties_allowed`.
+inline constexpr int64_t kMaxPairsAtFloatResolution = 2;
+void ExpectFloatResolutionBounded(const verify::MatchReport& report, bool ties_allowed = false);
 
 }  // namespace d2x::onnx_test
 
